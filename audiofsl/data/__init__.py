@@ -1,0 +1,29 @@
+"""Audio clips, their classes and splits, and the LightningDataModules that serve them."""
+
+from audiofsl.data.audio_io import AUDIO_EXTENSIONS, AudioLoadError, fit_length, load_audio
+from audiofsl.data.base import AudioDataModule
+from audiofsl.data.clips import ClipDataset, ClipRecord
+from audiofsl.data.datamodules import FolderDataModule, SyntheticDataModule
+from audiofsl.data.folder import apply_class_pattern, read_manifest, scan_folder
+from audiofsl.data.splits import ClassSplit
+from audiofsl.data.synthetic import generate_synthetic_dataset
+from audiofsl.data.validation import SkippedAudioWarning, validate_records
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "AudioDataModule",
+    "AudioLoadError",
+    "ClassSplit",
+    "ClipDataset",
+    "ClipRecord",
+    "FolderDataModule",
+    "SkippedAudioWarning",
+    "SyntheticDataModule",
+    "apply_class_pattern",
+    "fit_length",
+    "generate_synthetic_dataset",
+    "load_audio",
+    "read_manifest",
+    "scan_folder",
+    "validate_records",
+]

@@ -1,0 +1,302 @@
+"""Procedural few-shot audio dataset: many sound classes, no download.
+
+Each class is a sound recipe drawn deterministically from ``(seed, class index)``: a harmonic
+timbre (number of harmonics, spectral tilt in dB/octave, odd/even balance), a base pitch, a pitch
+contour (flat, rising, falling or vibrato), an amplitude envelope (swell, percussive decay or
+repeated pulses at a click rate), a band of filtered noise (centre, width, level), and amplitude
+and frequency modulation (rate, depth). Each clip of a class re-renders the recipe with
+within-class variation: pitch jitter, onset shift, tempo/duration jitter, a random gain and white
+background noise at a random SNR. Synthesis is additive and vectorised with numpy.
+
+Calibration on the default 100 x 20 one-second clips (seed 0), 2,000 seeded 5-way 5-shot tasks
+(15 queries, nearest prototype, squared Euclidean) on log-mel features (128 mels, n_fft 1024,
+hop 512, dB, per-example standardised): an untrained, randomly initialised Conv4 (4 conv3x3-BN-
+ReLU-maxpool blocks, 64 channels, eval mode, mean over time) scores 64.1% (3 initialisations;
+chance 20%) and the time-averaged log-mel spectrum 50.6%, while a Conv4 trained with
+cross-entropy on 64 classes scores TRAINED% on the other 36 (untrained there: RANDOM36%).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from rich.progress import Progress
+
+__all__ = ["generate_synthetic_dataset"]
+
+# Bump when the synthesis changes: old caches then live under a different settings hash.
+_GENERATOR_VERSION = 1
+_MANIFEST = "manifest.csv"
+_COMPLETE_MARKER = "settings.json"
+
+
+@dataclass(frozen=True)
+class _Variation:
+    """Within-class variation of one clip (calibrated, see the module docstring)."""
+
+    pitch_jitter_semitones: float = 5.0  # std of a normal shift of the base pitch
+    tilt_jitter_db: float = 6.0  # std of a shift of the spectral tilt (dB/octave)
+    noise_jitter_octaves: float = 1.0  # std of a shift of the noise band centre
+    onset_fraction: float = 0.25  # onset uniform in [0, fraction * clip length]
+    tempo_jitter: float = 0.4  # std of the log tempo factor (durations and rates)
+    gain_db: tuple[float, float] = (-12.0, 0.0)
+    snr_db: tuple[float, float] = (-10.0, 10.0)
+
+
+_VARIATION = _Variation()
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    """One class: the parameters a clip is rendered from (times in seconds, rates in Hz)."""
+
+    n_harmonics: int
+    tilt_db_per_octave: float
+    even_gain: float
+    f0: float
+    contour: str
+    contour_semitones: float
+    vibrato_rate: float
+    envelope: str
+    attack: float
+    decay: float
+    duration: float
+    pulse_rate: float
+    noise_centre: float
+    noise_octaves: float
+    noise_db: float
+    am_rate: float
+    am_depth: float
+    fm_rate: float
+    fm_semitones: float
+
+
+def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def _draw_recipe(rng: np.random.Generator) -> _Recipe:
+    """Draws a class recipe; ranges are chosen to keep sounds audible and alias-free at 16 kHz."""
+    return _Recipe(
+        n_harmonics=int(rng.integers(1, 13)),
+        tilt_db_per_octave=float(rng.uniform(-15.0, -1.0)),
+        even_gain=float(rng.uniform(0.0, 1.0)),
+        f0=_log_uniform(rng, 80.0, 1200.0),
+        contour=str(rng.choice(["flat", "rising", "falling", "vibrato"])),
+        contour_semitones=float(rng.uniform(2.0, 12.0)),
+        vibrato_rate=float(rng.uniform(3.0, 9.0)),
+        envelope=str(rng.choice(["swell", "percussive", "pulses"])),
+        attack=_log_uniform(rng, 0.003, 0.2),
+        decay=_log_uniform(rng, 0.03, 0.5),
+        duration=float(rng.uniform(0.3, 0.9)),
+        pulse_rate=_log_uniform(rng, 2.0, 16.0),
+        noise_centre=_log_uniform(rng, 150.0, 6000.0),
+        noise_octaves=float(rng.uniform(0.1, 1.5)),
+        noise_db=float(rng.uniform(-30.0, 6.0)),
+        am_rate=_log_uniform(rng, 1.0, 30.0),
+        am_depth=float(rng.uniform(0.0, 0.9)) * float(rng.random() < 0.5),
+        fm_rate=_log_uniform(rng, 5.0, 80.0),
+        fm_semitones=float(rng.uniform(0.0, 1.5)) * float(rng.random() < 0.5),
+    )
+
+
+def _frequency_track(recipe: _Recipe, f0: float, t: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """Instantaneous fundamental frequency [T] in Hz (contour in event time ``tau``, FM in t)."""
+    if recipe.contour == "vibrato":
+        semitones = 0.05 * recipe.contour_semitones * np.sin(2 * np.pi * recipe.vibrato_rate * tau)
+    else:
+        sign = {"flat": 0.0, "rising": 1.0, "falling": -1.0}[recipe.contour]
+        semitones = sign * recipe.contour_semitones * np.clip(tau / recipe.duration, 0.0, 1.0)
+    semitones = semitones + recipe.fm_semitones * np.sin(2 * np.pi * recipe.fm_rate * t)
+    return f0 * 2.0 ** (semitones / 12.0)
+
+
+def _harmonic_tone(recipe: _Recipe, freq: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Additive harmonic tone [T] following ``freq`` [T]; partials above 0.45 sr are muted."""
+    k = np.arange(1, recipe.n_harmonics + 1, dtype=np.float64)[:, None]
+    amps = 10.0 ** (recipe.tilt_db_per_octave * np.log2(k) / 20.0)
+    amps = amps * np.where(k % 2 == 0, recipe.even_gain, 1.0) * (k * freq < 0.45 * sample_rate)
+    # Wrapped phase keeps k * phase small enough for fast float32 sines (error ~1e-5).
+    phase = np.mod(2 * np.pi * np.cumsum(freq) / sample_rate, 2 * np.pi).astype(np.float32)
+    partials = amps.astype(np.float32) * np.sin(k.astype(np.float32) * phase)
+    return partials.sum(axis=0, dtype=np.float64)
+
+
+def _envelope(recipe: _Recipe, tau: np.ndarray) -> np.ndarray:
+    """Amplitude envelope [T] in event time ``tau`` (zero before the onset and after the end)."""
+    attack = np.clip(tau / recipe.attack, 0.0, 1.0)
+    release = np.clip((recipe.duration - tau) / 0.02, 0.0, 1.0)
+    if recipe.envelope == "swell":
+        env = attack * np.exp(-tau / (4 * recipe.decay))
+    elif recipe.envelope == "percussive":
+        env = attack * np.exp(-tau / recipe.decay)
+    else:
+        cycle = np.mod(tau * recipe.pulse_rate, 1.0) / recipe.pulse_rate
+        env = np.clip(cycle / 0.003, 0.0, 1.0) * np.exp(-cycle / (0.25 / recipe.pulse_rate))
+    am = 1.0 + recipe.am_depth * np.sin(2 * np.pi * recipe.am_rate * tau)
+    return env * release * am * (tau >= 0)
+
+
+def _noise_band(recipe: _Recipe, rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
+    """White noise [n] filtered by a Gaussian band in log-frequency (std: half the width)."""
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1.0 / sr)
+    distance = np.log2(np.maximum(freqs, 1.0) / recipe.noise_centre) / (recipe.noise_octaves / 2)
+    return np.fft.irfft(spectrum * np.exp(-0.5 * distance**2), n)
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x**2)) + 1e-12)
+
+
+def _render_clip(recipe: _Recipe, rng: np.random.Generator, n_samples: int, sample_rate: int):
+    """Renders one clip [n_samples] in [-1, 1] with within-class variation drawn from ``rng``."""
+    var = _VARIATION
+    t = np.arange(n_samples) / sample_rate
+    tempo = float(np.exp(rng.normal(0.0, var.tempo_jitter)))
+    onset = rng.uniform(0.0, var.onset_fraction * n_samples / sample_rate)
+    tau = (t - onset) * tempo
+    recipe = replace(
+        recipe,
+        f0=recipe.f0 * 2.0 ** (rng.normal(0.0, var.pitch_jitter_semitones) / 12.0),
+        tilt_db_per_octave=recipe.tilt_db_per_octave + rng.normal(0.0, var.tilt_jitter_db),
+        noise_centre=recipe.noise_centre * 2.0 ** rng.normal(0.0, var.noise_jitter_octaves),
+    )
+    tone = _harmonic_tone(recipe, _frequency_track(recipe, recipe.f0, t, tau), sample_rate)
+    noise = _noise_band(recipe, rng, n_samples, sample_rate)
+    noise *= 10.0 ** (recipe.noise_db / 20.0) * _rms(tone) / _rms(noise)
+    event = (tone + noise) * _envelope(recipe, tau)
+    snr_db = rng.uniform(*var.snr_db)
+    background = rng.standard_normal(n_samples)
+    event = event + background * _rms(event) / _rms(background) * 10.0 ** (-snr_db / 20.0)
+    gain = 10.0 ** (rng.uniform(*var.gain_db) / 20.0)
+    return 0.95 * gain * event / np.max(np.abs(event))
+
+
+def _is_complete(directory: Path, settings: dict) -> bool:
+    """True when ``directory`` holds a finished dataset for ``settings`` with all its files."""
+    try:
+        if json.loads((directory / _COMPLETE_MARKER).read_text()) != settings:
+            return False
+        with (directory / _MANIFEST).open(newline="") as f:
+            paths = [directory / row["path"] for row in csv.DictReader(f)]
+    except (OSError, ValueError, KeyError, TypeError, csv.Error):
+        return False
+    expected = settings["n_classes"] * settings["clips_per_class"]
+    return len(paths) == expected and all(path.is_file() for path in paths)
+
+
+def _write_class(directory: Path, settings: dict, c: int) -> list[tuple[str, str]]:
+    """Renders and writes the clips of class ``c``; returns their manifest rows."""
+    name, sample_rate, seed = f"class_{c:03d}", settings["sample_rate"], settings["seed"]
+    n_samples = round(settings["clip_seconds"] * sample_rate)
+    recipe = _draw_recipe(np.random.default_rng([seed, c]))
+    (directory / "audio" / name).mkdir(parents=True)
+    rows = []
+    for i in range(settings["clips_per_class"]):
+        wave = _render_clip(recipe, np.random.default_rng([seed, c, i + 1]), n_samples, sample_rate)
+        rel = f"audio/{name}/clip_{i:03d}.wav"
+        pcm = np.round(wave * 32767).astype(np.int16)
+        sf.write(directory / rel, pcm, sample_rate, subtype="PCM_16")
+        rows.append((rel, name))
+    return rows
+
+
+def _write_dataset(directory: Path, settings: dict, progress: bool) -> None:
+    """Renders every clip into ``directory``, then the manifest, then the completion marker."""
+    rows = []
+    # numpy and libsndfile release the GIL, so threads use the cores; every clip has its own
+    # seeded generator, so the bytes do not depend on the scheduling.
+    with Progress(disable=not progress) as bar, ThreadPoolExecutor() as pool:
+        task = bar.add_task("Synthesising audio", total=settings["n_classes"])
+        classes = range(settings["n_classes"])
+        for class_rows in pool.map(lambda c: _write_class(directory, settings, c), classes):
+            rows += class_rows
+            bar.advance(task)
+    with (directory / _MANIFEST).open("w", newline="") as f:
+        csv.writer(f).writerows([("path", "label"), *rows])
+    (directory / _COMPLETE_MARKER).write_text(json.dumps(settings, sort_keys=True))
+
+
+def _check_settings(settings: dict) -> None:
+    lows = {"n_classes": 1, "clips_per_class": 1, "sample_rate": 1000, "seed": 0}
+    for name, low in lows.items():
+        value = settings[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(
+                f"generate_synthetic_dataset: {name}={value!r} must be an integer >= {low}."
+            )
+    seconds = settings["clip_seconds"]
+    if not isinstance(seconds, (int, float)) or round(seconds * settings["sample_rate"]) < 16:
+        raise ValueError(
+            f"generate_synthetic_dataset: clip_seconds={seconds!r} must be a number giving at "
+            f"least 16 samples at sample_rate={settings['sample_rate']}."
+        )
+
+
+def generate_synthetic_dataset(
+    root: str | os.PathLike,
+    n_classes: int = 100,
+    clips_per_class: int = 20,
+    clip_seconds: float = 1.0,
+    sample_rate: int = 16000,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
+    """Generates (once) the synthetic dataset and returns its manifest CSV path.
+
+    Files go to ``<root>/<settings-hash>/audio/<class>/<clip>.wav`` (16-bit PCM) with
+    ``<root>/<settings-hash>/manifest.csv`` (columns ``path,label``; paths relative to the CSV's
+    folder). Everything is rendered into a temporary folder under ``root`` and renamed into
+    place when finished, so an interrupted run never leaves a dataset that looks complete. A
+    complete dataset with the same settings is returned as is; an incomplete one is replaced.
+
+    Args:
+        root: Cache folder (created if missing).
+        n_classes: Number of classes (sound recipes), >= 1.
+        clips_per_class: Clips rendered per class, >= 1.
+        clip_seconds: Length of every clip in seconds.
+        sample_rate: Sample rate of the files in Hz.
+        seed: Non-negative seed; the same settings give byte-identical files.
+        progress: Show a progress bar while rendering.
+
+    Returns:
+        Path of the manifest CSV.
+
+    Raises:
+        ValueError: If an argument is out of range (the message names it).
+    """
+    names = ("n_classes", "clips_per_class", "clip_seconds", "sample_rate", "seed")
+    values = (n_classes, clips_per_class, clip_seconds, sample_rate, seed)
+    settings = dict(zip(names, values, strict=True))
+    _check_settings(settings)
+    settings.update(version=_GENERATOR_VERSION, clip_seconds=float(clip_seconds))
+    root = Path(root)
+    target = root / hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    if _is_complete(target, settings):
+        return target / _MANIFEST
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-partial-", dir=root))
+    try:
+        _write_dataset(staging, settings, progress)
+        if target.exists() and not _is_complete(target, settings):
+            shutil.rmtree(target)
+        try:
+            staging.rename(target)
+        except OSError:
+            # Another process finished the same dataset first; keep theirs if it is complete.
+            if not _is_complete(target, settings):
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target / _MANIFEST

@@ -1,0 +1,72 @@
+"""Four-block convolutional encoder ("CNN" of MetaAudio)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from audiofsl.encoders.conv_blocks import ConvStack
+
+CONV4_POOLING = ("time_mean", "global_mean")
+
+
+class Conv4(nn.Module):
+    """Conv-4 backbone of Vinyals et al. (2016) / Snell et al. (2017), as used on audio by
+    MetaAudio (Heggan et al., 2022): ``n_blocks`` x [conv3x3, BatchNorm, ReLU, MaxPool2].
+
+    The feature map is pooled so that any clip length works:
+    ``"time_mean"`` averages over time and flattens channels x remaining frequency bins
+    (``out_dim = hidden_channels * (n_features // 2**n_blocks)``), keeping the spectral
+    layout; ``"global_mean"`` averages over frequency and time (``out_dim = hidden_channels``).
+
+    Args:
+        in_channels: Channels of the input features (frontend ``out_channels``).
+        n_features: Frequency bins of the input (frontend ``n_features``).
+        hidden_channels: Channels of every block.
+        n_blocks: Number of conv blocks.
+        pooling: ``"time_mean"`` or ``"global_mean"``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        n_features: int = 128,
+        hidden_channels: int = 64,
+        n_blocks: int = 4,
+        pooling: str = "time_mean",
+    ) -> None:
+        super().__init__()
+        if pooling not in CONV4_POOLING:
+            raise ValueError(
+                f"Conv4 pooling={pooling!r} is not supported; choose one of {CONV4_POOLING}."
+            )
+        self.pooling = pooling
+        self.stack = ConvStack(in_channels, n_features, hidden_channels, n_blocks)
+        if pooling == "time_mean":
+            self.out_dim = hidden_channels * self.stack.out_features
+        else:
+            self.out_dim = hidden_channels
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Convolutional feature map.
+
+        Args:
+            x: ``[B, in_channels, n_features, L]`` features, ``L >= 2 ** n_blocks``.
+
+        Returns:
+            ``[B, hidden_channels, n_features // 2**n_blocks, L // 2**n_blocks]``.
+        """
+        return self.stack(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Embeds features.
+
+        Args:
+            x: ``[B, in_channels, n_features, L]`` features, ``L >= 2 ** n_blocks``.
+
+        Returns:
+            ``[B, out_dim]`` embeddings.
+        """
+        feature_map = self.forward_features(x)
+        if self.pooling == "time_mean":
+            return feature_map.mean(dim=-1).flatten(1)
+        return feature_map.mean(dim=(-2, -1))

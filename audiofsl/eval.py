@@ -1,0 +1,74 @@
+"""Evaluate a trained run on seeded few-shot episodes: ``python -m audiofsl.eval``.
+
+The model and the data are rebuilt from the configuration stored with the run; the test clips
+are embedded once and every requested episode setting is drawn from those embeddings.
+
+Examples::
+
+    python -m audiofsl.eval run_dir=outputs/train/2026-11-21_10-00-00
+    python -m audiofsl.eval run_dir=RUN 'episodes=[{n_shot: 1}, {n_shot: 5}]'
+    python -m audiofsl.eval run_dir=RUN/checkpoints/last.ckpt episodes.0.n_tasks=1000
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from audiofsl.composition import build_datamodule, load_run
+from audiofsl.evaluation import EpisodeSettings
+from audiofsl.train import build_trainer, collect_metrics, format_result
+
+log = logging.getLogger(__name__)
+
+EVAL_METRICS_FILE = "eval_metrics.json"
+
+
+def episode_settings(requested: list | None, stored: list[EpisodeSettings]) -> list:
+    """Requested settings, each filled in from the run's first test setting."""
+    if not requested:
+        return stored
+    base = OmegaConf.structured(stored[0])
+    return [EpisodeSettings(**OmegaConf.to_container(OmegaConf.merge(base, r))) for r in requested]
+
+
+def run_evaluation(cfg: DictConfig) -> dict:
+    """Evaluate ``cfg.run_dir`` on ``cfg.episodes``; returns and saves the metrics."""
+    run_cfg, method, ckpt_path = load_run(cfg.run_dir, which=cfg.checkpoint)
+    settings = episode_settings(cfg.get("episodes"), method.evaluation.test_settings())
+    tags = [s.tag for s in settings]
+    if len(set(tags)) != len(tags):
+        raise ValueError(f"episodes: two settings share a tag ({tags}); make them differ")
+    method.evaluation.test = settings
+    datamodule = build_datamodule(run_cfg, method.evaluation)
+    trainer_cfg = OmegaConf.merge(
+        run_cfg, {"trainer": {"logger": False}, "logger": None, "callbacks": cfg.callbacks}
+    )
+    trainer = build_trainer(trainer_cfg)
+    trainer.test(method, datamodule=datamodule)
+    metrics = collect_metrics(trainer, keys=("test",))
+    for setting in settings:
+        prefix = f"test/{setting.tag}"
+        result = {
+            "test/acc": metrics[f"{prefix}/acc"],
+            "test/acc_ci95": metrics[f"{prefix}/acc_ci95"],
+        }
+        log.info(format_result(result, "test", setting))
+    run_dir = ckpt_path.parent.parent if Path(cfg.run_dir).is_file() else Path(cfg.run_dir)
+    output = Path(cfg.output_file) if cfg.get("output_file") else run_dir / EVAL_METRICS_FILE
+    output.write_text(json.dumps({"checkpoint": str(ckpt_path), **metrics}, indent=2) + "\n")
+    log.info("metrics written to %s", output)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+def main(cfg: DictConfig) -> None:
+    run_evaluation(cfg)
+
+
+if __name__ == "__main__":
+    main()

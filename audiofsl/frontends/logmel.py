@@ -1,0 +1,116 @@
+"""Log-mel spectrogram frontend."""
+
+from __future__ import annotations
+
+import torch
+import torchaudio
+from torch import Tensor
+
+from audiofsl.frontends.base import Frontend
+
+
+def power_to_db(
+    spectrogram: Tensor, power: float = 2.0, amin: float = 1e-10, top_db: float | None = None
+) -> Tensor:
+    """Converts a magnitude/power spectrogram to decibels, per example.
+
+    ``db = 20 / power * log10(max(S, amin))`` so that ``power=2`` (power spectrogram) and
+    ``power=1`` (magnitude) give the same decibel scale. With ``top_db`` each spectrogram is
+    clamped from below at its own ``max - top_db`` (librosa's ``power_to_db`` behaviour), so
+    one loud example never changes another one in the batch.
+
+    Args:
+        spectrogram: ``[..., F, L]`` non-negative spectrogram.
+        power: Exponent the magnitude was raised to.
+        amin: Floor applied before the logarithm.
+        top_db: Dynamic range kept per spectrogram in dB, or None for no clamp.
+
+    Returns:
+        ``[..., F, L]`` spectrogram in dB.
+    """
+    db = (20.0 / power) * torch.log10(spectrogram.clamp_min(amin))
+    if top_db is not None:
+        peak = db.amax(dim=(-2, -1), keepdim=True)
+        db = torch.maximum(db, peak - top_db)
+    return db
+
+
+class LogMel(Frontend):
+    """Log-mel spectrogram, ``[B, T] -> [B, 1, n_mels, L]``.
+
+    Defaults follow the MetaAudio benchmark (Heggan et al., 2022): 16 kHz audio,
+    ``n_fft=1024``, ``hop_length=512``, 128 mel bins, power spectrogram converted to dB.
+    The mel filterbank uses the Slaney scale and area normalisation (librosa's defaults,
+    which MetaAudio's preprocessing used). Frames are centred with zero padding, so
+    ``L = T // hop_length + 1`` and clips of any length work. The spectrogram is always
+    computed in float32, also under autocast.
+
+    Args:
+        sample_rate: Sample rate of the input waveform in Hz.
+        n_fft: FFT size (and window length).
+        hop_length: Hop between frames in samples.
+        n_mels: Number of mel bins (``n_features``).
+        power: Exponent of the magnitude (2.0 power, 1.0 magnitude).
+        top_db: Per-example dynamic range clamp in dB, or None.
+        normalization: ``"none"``, ``"per_example"`` or ``"global"``.
+        f_min: Lowest filterbank frequency in Hz.
+        f_max: Highest filterbank frequency in Hz (None: Nyquist).
+        amin: Floor on the spectrogram before the logarithm.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        n_fft: int = 1024,
+        hop_length: int = 512,
+        n_mels: int = 128,
+        power: float = 2.0,
+        top_db: float | None = None,
+        normalization: str = "none",
+        f_min: float = 0.0,
+        f_max: float | None = None,
+        amin: float = 1e-10,
+    ) -> None:
+        super().__init__(normalization)
+        _check_positive(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length)
+        _check_positive(n_mels=n_mels, power=power, amin=amin)
+        if top_db is not None and top_db <= 0:
+            raise ValueError(f"top_db must be positive or None, got {top_db}.")
+        self.sample_rate = sample_rate
+        self.power = power
+        self.top_db = top_db
+        self.amin = amin
+        self.n_features = n_mels
+        self.out_channels = 1
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            f_min=f_min,
+            f_max=f_max,
+            n_mels=n_mels,
+            power=power,
+            pad_mode="constant",
+            norm="slaney",
+            mel_scale="slaney",
+        )
+
+    def compute_features(self, waveform: Tensor) -> Tensor:
+        """Unnormalised log-mel features.
+
+        Args:
+            waveform: ``[B, T]`` float waveform.
+
+        Returns:
+            ``[B, 1, n_mels, T // hop_length + 1]`` float32 log-mel spectrogram in dB.
+        """
+        with torch.autocast(device_type=waveform.device.type, enabled=False):
+            mel = self.mel(waveform.float())
+            db = power_to_db(mel, power=self.power, amin=self.amin, top_db=self.top_db)
+        return db.unsqueeze(1)
+
+
+def _check_positive(**values: float) -> None:
+    for name, value in values.items():
+        if value <= 0:
+            raise ValueError(f"{name} must be positive, got {value}.")

@@ -1,0 +1,7 @@
+"""LightningModules that wire the parts into a training method."""
+
+from audiofsl.methods.base import FewShotMethod
+from audiofsl.methods.protonet import ProtoNet
+from audiofsl.methods.supervised import Supervised
+
+__all__ = ["FewShotMethod", "ProtoNet", "Supervised"]

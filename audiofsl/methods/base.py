@@ -1,0 +1,188 @@
+"""The shared LightningModule every method builds on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from audiofsl.augmentations import AugmentationPipeline
+from audiofsl.evaluation import EpisodeSettings, EvaluationProtocol
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+SchedulerFactory = Callable[..., Any]
+
+#: Clips drawn (seeded) from the training classes to estimate global feature statistics.
+NORMALIZATION_CLIPS = 2000
+
+
+class FewShotMethod(L.LightningModule):
+    """Base of all methods: features, embeddings, optimisation and few-shot evaluation.
+
+    It owns the device-side part of the data flow: in ``on_after_batch_transfer`` a training
+    batch is repeated to ``augmentation.n_views`` views, augmented as waveforms, turned into
+    features by the frontend and augmented as spectrograms; evaluation batches only go through
+    the frontend. ``batch["features"]`` is then [V*B, C, F, L] (view-major) and
+    ``batch["n_views"]`` is V.
+
+    Validation and test embed every clip of the split once, then score seeded episodes drawn
+    from the cached embeddings with the shared :class:`EvaluationProtocol`, so every method is
+    measured on the same tasks.
+
+    Subclasses implement ``training_step`` and call :meth:`track_train_embeddings` with the
+    embeddings of their training batch (used by the centring transform of the evaluation).
+
+    Args:
+        frontend: waveform [B, T] -> features [B, C, F, L].
+        encoder: features -> embedding [B, D]; must expose ``out_dim``.
+        augmentation: training-only augmentation pipeline (default: none, one view).
+        optimizer: partial optimiser taking the parameters (default Adam, lr 1e-3).
+        scheduler: optional partial LR scheduler taking the optimiser; stepped each epoch.
+        evaluation: episode settings for validation and test (default 5-way 5-shot).
+    """
+
+    def __init__(
+        self,
+        frontend: nn.Module,
+        encoder: nn.Module,
+        augmentation: AugmentationPipeline | None = None,
+        optimizer: OptimizerFactory | None = None,
+        scheduler: SchedulerFactory | None = None,
+        evaluation: EvaluationProtocol | None = None,
+    ) -> None:
+        super().__init__()
+        self.frontend = frontend
+        self.encoder = encoder
+        self.augmentation = augmentation if augmentation is not None else AugmentationPipeline()
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.evaluation = evaluation if evaluation is not None else EvaluationProtocol()
+        #: The resolved run configuration, stored in every checkpoint when set.
+        self.run_config: dict | None = None
+        self.register_buffer("train_embedding_mean", torch.zeros(encoder.out_dim))
+        self._train_sum = torch.zeros(encoder.out_dim, dtype=torch.float64)
+        self._train_count = 0
+        self._eval_embeddings: list[Tensor] = []
+        self._eval_labels: list[Tensor] = []
+
+    # ----------------------------------------------------------------- data flow
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        audio = batch["audio"]
+        if self._trainer is not None and self.trainer.training:
+            features = self.augmentation(audio, self.frontend)
+            batch["n_views"] = self.augmentation.n_views
+        else:
+            features = self.frontend(audio)
+            batch["n_views"] = 1
+        batch["features"] = features
+        return batch
+
+    def embed(self, features: Tensor) -> Tensor:
+        """Args: features [B, C, F, L]. Returns: embeddings [B, D]."""
+        return self.encoder(features)
+
+    @torch.no_grad()
+    def embed_audio(self, audio: Tensor) -> Tensor:
+        """Embed raw waveforms without augmentation (for notebooks and inference).
+
+        Args:
+            audio: [B, T] mono waveforms at the frontend's sample rate.
+
+        Returns:
+            embeddings [B, D].
+        """
+        return self.embed(self.frontend(audio.to(self.device)))
+
+    def track_train_embeddings(self, embeddings: Tensor) -> None:
+        """Accumulate the epoch's mean training embedding (for centring at evaluation)."""
+        detached = embeddings.detach().to(torch.float64)
+        self._train_sum = self._train_sum.to(detached.device) + detached.sum(0)
+        self._train_count += detached.shape[0]
+
+    def on_train_epoch_start(self) -> None:
+        self._train_sum = torch.zeros_like(self._train_sum)
+        self._train_count = 0
+
+    def on_train_epoch_end(self) -> None:
+        if self._train_count:
+            mean = self._train_sum / self._train_count
+            self.train_embedding_mean.copy_(mean.to(self.train_embedding_mean))
+
+    # ----------------------------------------------------------------- fitting
+    def on_fit_start(self) -> None:
+        if getattr(self.frontend, "needs_fitting", False):
+            self.frontend.fit_normalization(self._normalization_loader())
+
+    def _normalization_loader(self) -> DataLoader:
+        """A seeded subset of the training clips, for global feature statistics."""
+        train_set: Dataset = self.trainer.datamodule.train_set
+        generator = torch.Generator().manual_seed(0)
+        order = torch.randperm(len(train_set), generator=generator)[:NORMALIZATION_CLIPS]
+        return DataLoader(Subset(train_set, order.tolist()), batch_size=64)
+
+    def configure_optimizers(self) -> Any:
+        if self.optimizer_factory is None:
+            optimizer = torch.optim.Adam(self.parameters(), lr=1e-3)
+        else:
+            optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler}}
+
+    def log_loss(self, loss: Tensor | dict[str, Tensor], batch_size: int) -> Tensor:
+        """Log ``train/loss`` (and ``train/loss_<term>`` for dict losses); return the total."""
+        terms = loss if isinstance(loss, dict) else {"loss": loss}
+        for name, value in terms.items():
+            key = "train/loss" if name == "loss" else f"train/loss_{name}"
+            self.log(key, value, prog_bar=name == "loss", batch_size=batch_size)
+        return terms["loss"]
+
+    # ----------------------------------------------------------------- evaluation
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._cache_embeddings(batch)
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._cache_embeddings(batch)
+
+    def predict_step(self, batch: dict, batch_idx: int) -> dict[str, Tensor]:
+        return {"embedding": self.embed(batch["features"]), "label": batch["label"]}
+
+    def _cache_embeddings(self, batch: dict) -> None:
+        self._eval_embeddings.append(self.embed(batch["features"]).float())
+        self._eval_labels.append(batch["label"])
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self._log_episodes("val", [self.evaluation.val])
+        self._clear_cache()
+
+    def on_test_epoch_end(self) -> None:
+        self._log_episodes("test", self.evaluation.test_settings())
+        self._clear_cache()
+
+    def _log_episodes(self, split: str, settings: list[EpisodeSettings]) -> None:
+        embeddings = torch.cat(self._eval_embeddings)
+        labels = torch.cat(self._eval_labels)
+        train_mean = self.train_embedding_mean if self._train_mean_known() else None
+        for index, setting in enumerate(settings):
+            result = self.evaluation.evaluate(embeddings, labels, setting, train_mean)
+            prefixes = [f"{split}/{setting.tag}"] + ([split] if index == 0 else [])
+            for prefix in prefixes:
+                self.log(f"{prefix}/acc", result["acc"], prog_bar=prefix == split)
+                self.log(f"{prefix}/acc_ci95", result["acc_ci95"])
+
+    def _train_mean_known(self) -> bool:
+        return bool(self.train_embedding_mean.abs().sum() > 0)
+
+    def _clear_cache(self) -> None:
+        self._eval_embeddings.clear()
+        self._eval_labels.clear()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.run_config is not None:
+            checkpoint["audiofsl_config"] = self.run_config

@@ -1,0 +1,64 @@
+"""Supervised classification baseline evaluated by few-shot episodes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import Tensor, nn
+
+from audiofsl.heads import LinearHead
+from audiofsl.losses import CrossEntropyLoss
+from audiofsl.methods.base import FewShotMethod
+
+HeadFactory = Callable[..., nn.Module]
+
+
+class Supervised(FewShotMethod):
+    """Cross-entropy pre-training on the training classes, nearest-prototype evaluation.
+
+    The encoder and a linear classifier over all ``n_classes`` training classes are trained on
+    ordinary shuffled mini-batches. The classifier is then discarded: novel classes are
+    evaluated on the same seeded few-shot episodes as the episodic methods, by the nearest
+    class mean of the embeddings, optionally after centring on the mean training embedding and
+    L2 normalisation (SimpleShot, Wang et al. 2019, arXiv:1911.04623; set
+    ``evaluation.transform``). This is the "supervised baseline" that episodic methods are
+    compared against (Chen et al., ICLR 2019, "A Closer Look at Few-shot Classification").
+
+    Args:
+        frontend, encoder, augmentation, optimizer, scheduler, evaluation: see
+            :class:`FewShotMethod`.
+        n_classes: number of training classes (filled in from the data when built from config).
+        head: factory ``head(in_dim=..., n_classes=...)`` (default :class:`LinearHead`) or a
+            ready module.
+        loss: classification loss on the logits (default :class:`CrossEntropyLoss`).
+    """
+
+    def __init__(
+        self,
+        frontend: nn.Module,
+        encoder: nn.Module,
+        n_classes: int,
+        head: HeadFactory | nn.Module | None = None,
+        loss: nn.Module | None = None,
+        **base_kwargs,
+    ) -> None:
+        super().__init__(frontend, encoder, **base_kwargs)
+        if not isinstance(n_classes, int) or n_classes < 2:
+            raise ValueError(f"method.n_classes must be an integer >= 2, got {n_classes!r}")
+        self.n_classes = n_classes
+        if head is None:
+            head = LinearHead
+        if not isinstance(head, nn.Module):
+            head = head(in_dim=encoder.out_dim, n_classes=n_classes)
+        self.head = head
+        self.loss = loss if loss is not None else CrossEntropyLoss()
+
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        embeddings = self.embed(batch["features"])
+        self.track_train_embeddings(embeddings)
+        logits = self.head(embeddings)  # [V*B, n_classes]
+        labels = batch["label"].repeat(batch["n_views"])
+        loss = self.log_loss(self.loss(logits, labels), batch_size=labels.numel())
+        accuracy = (logits.argmax(-1) == labels).float().mean()
+        self.log("train/acc", accuracy, prog_bar=True, batch_size=labels.numel())
+        return loss

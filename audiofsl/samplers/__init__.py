@@ -1,0 +1,15 @@
+"""Training batch sampling: episode shapes, the seeded episodic sampler and its collate."""
+
+from audiofsl.samplers.collate import EpisodeCollate
+from audiofsl.samplers.episodic import EpisodicBatchSampler, epoch_generator
+from audiofsl.samplers.layout import split_episode
+from audiofsl.samplers.specs import EpisodeSpec, MiniBatchSpec
+
+__all__ = [
+    "EpisodeCollate",
+    "EpisodeSpec",
+    "EpisodicBatchSampler",
+    "MiniBatchSpec",
+    "epoch_generator",
+    "split_episode",
+]

@@ -1,0 +1,65 @@
+"""Plain settings objects describing how training batches are drawn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def _require_int(owner: str, name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{owner}.{name}={value!r} must be an integer >= {minimum}.")
+
+
+@dataclass
+class EpisodeSpec:
+    """Shape of an N-way K-shot episode and how many episodes make an epoch.
+
+    An episode draws ``n_way`` classes and ``n_shot + n_query`` distinct clips of each
+    (Vinyals et al. 2016, "Matching Networks for One Shot Learning"; Snell et al. 2017).
+    The defaults (5-way 5-shot) follow the MetaAudio benchmark (Heggan et al. 2022).
+
+    Args:
+        n_way: Classes per episode (>= 2).
+        n_shot: Support clips per class (>= 1).
+        n_query: Query clips per class (>= 1).
+        n_episodes: Episodes per training epoch (>= 1).
+    """
+
+    n_way: int = 5
+    n_shot: int = 5
+    n_query: int = 5
+    n_episodes: int = 100
+
+    def __post_init__(self) -> None:
+        _require_int("EpisodeSpec", "n_way", self.n_way, 2)
+        _require_int("EpisodeSpec", "n_shot", self.n_shot, 1)
+        _require_int("EpisodeSpec", "n_query", self.n_query, 1)
+        _require_int("EpisodeSpec", "n_episodes", self.n_episodes, 1)
+
+    @property
+    def clips_per_class(self) -> int:
+        """Clips drawn from each class of an episode: ``n_shot + n_query``."""
+        return self.n_shot + self.n_query
+
+    @property
+    def batch_size(self) -> int:
+        """Rows of one episodic batch: ``n_way * (n_shot + n_query)``."""
+        return self.n_way * self.clips_per_class
+
+
+@dataclass
+class MiniBatchSpec:
+    """Ordinary shuffled mini-batches over the training clips.
+
+    Args:
+        batch_size: Clips per batch (>= 1).
+        drop_last: Drop the last incomplete batch of an epoch.
+    """
+
+    batch_size: int = 64
+    drop_last: bool = True
+
+    def __post_init__(self) -> None:
+        _require_int("MiniBatchSpec", "batch_size", self.batch_size, 1)
+        if not isinstance(self.drop_last, bool):
+            raise ValueError(f"MiniBatchSpec.drop_last={self.drop_last!r} must be True or False.")

@@ -1,0 +1,134 @@
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audiofsl.data import synthetic
+from audiofsl.data.synthetic import generate_synthetic_dataset
+
+SMALL = {"n_classes": 4, "clips_per_class": 3, "clip_seconds": 0.25, "sample_rate": 8000}
+
+
+def _rows(manifest: Path) -> list[dict]:
+    with manifest.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _audio_bytes(manifest: Path) -> dict[str, bytes]:
+    return {r["path"]: (manifest.parent / r["path"]).read_bytes() for r in _rows(manifest)}
+
+
+def test_layout_counts_and_audio(tmp_path):
+    manifest = generate_synthetic_dataset(tmp_path, seed=0, progress=True, **SMALL)
+    assert manifest.name == "manifest.csv" and manifest.parent.parent == tmp_path
+    rows = _rows(manifest)
+    assert list(rows[0]) == ["path", "label"]
+    assert len(rows) == 12 and len({r["label"] for r in rows}) == 4
+    for row in rows:
+        path = manifest.parent / row["path"]
+        assert not Path(row["path"]).is_absolute() and path.parent.name == row["label"]
+        info = sf.info(path)
+        assert (info.samplerate, info.frames, info.channels) == (8000, 2000, 1)
+        assert info.subtype == "PCM_16"
+        audio, _ = sf.read(path, dtype="float32")
+        assert np.isfinite(audio).all() and np.abs(audio).max() <= 1.0
+        assert np.sqrt(np.mean(audio**2)) > 1e-3  # not silent
+
+
+def test_same_seed_same_bytes_other_seed_differs(tmp_path):
+    a = generate_synthetic_dataset(tmp_path / "a", seed=3, progress=False, **SMALL)
+    b = generate_synthetic_dataset(tmp_path / "b", seed=3, progress=False, **SMALL)
+    c = generate_synthetic_dataset(tmp_path / "c", seed=4, progress=False, **SMALL)
+    assert a.read_bytes() == b.read_bytes()
+    assert _audio_bytes(a) == _audio_bytes(b)
+    assert a.parent.name != c.parent.name  # settings hash includes the seed
+    bytes_a, bytes_c = _audio_bytes(a), _audio_bytes(c)
+    assert all(bytes_a[p] != bytes_c[p] for p in bytes_a)
+
+
+def test_clips_and_classes_differ():
+    recipes = {synthetic._draw_recipe(np.random.default_rng([0, c])) for c in range(100)}
+    assert len(recipes) == 100
+    recipe = synthetic._draw_recipe(np.random.default_rng([0, 0]))
+    one = synthetic._render_clip(recipe, np.random.default_rng([0, 0, 1]), 4000, 16000)
+    two = synthetic._render_clip(recipe, np.random.default_rng([0, 0, 2]), 4000, 16000)
+    assert one.shape == (4000,) and not np.allclose(one, two)
+
+
+def test_clips_of_a_class_are_closer_than_clips_of_different_classes():
+    """Between-class over within-class distance of time-averaged log spectra."""
+    features, labels = [], []
+    for c in range(8):
+        recipe = synthetic._draw_recipe(np.random.default_rng([0, c]))
+        for i in range(6):
+            wave = synthetic._render_clip(recipe, np.random.default_rng([0, c, i + 1]), 8192, 16000)
+            frames = wave.reshape(-1, 256) * np.hanning(256)
+            features.append(np.log(np.abs(np.fft.rfft(frames, axis=1)) ** 2 + 1e-8).mean(0))
+            labels.append(c)
+    x, y = np.array(features), np.array(labels)
+    x = (x - x.mean(1, keepdims=True)) / x.std(1, keepdims=True)
+    distance = ((x[:, None] - x[None]) ** 2).sum(-1)
+    same, other = y[:, None] == y[None], ~np.eye(len(y), dtype=bool)
+    ratio = distance[~same].mean() / distance[same & other].mean()
+    assert 1.1 < ratio < 3.0  # classes differ, yet clips vary within a class
+
+
+def test_existing_complete_dataset_is_reused(tmp_path, monkeypatch):
+    manifest = generate_synthetic_dataset(tmp_path, progress=False, **SMALL)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a complete dataset was regenerated")
+
+    monkeypatch.setattr(synthetic, "_write_dataset", fail)
+    assert generate_synthetic_dataset(tmp_path, progress=False, **SMALL) == manifest
+    with pytest.raises(AssertionError, match="regenerated"):
+        generate_synthetic_dataset(tmp_path, progress=False, **{**SMALL, "n_classes": 5})
+
+
+@pytest.mark.parametrize("damage", ["delete_clip", "delete_marker", "truncate_manifest"])
+def test_incomplete_dataset_is_regenerated(tmp_path, damage):
+    manifest = generate_synthetic_dataset(tmp_path, progress=False, **SMALL)
+    expected = _audio_bytes(manifest)
+    folder = manifest.parent
+    if damage == "delete_clip":
+        (folder / next(iter(expected))).unlink()
+    elif damage == "delete_marker":
+        (folder / "settings.json").unlink()
+    else:
+        manifest.write_text("path,label\n")
+    (folder / "stale.txt").write_text("left over from an interrupted run")
+    assert generate_synthetic_dataset(tmp_path, progress=False, **SMALL) == manifest
+    assert _audio_bytes(manifest) == expected
+    assert not (folder / "stale.txt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no staging folder left
+
+
+def test_interrupted_run_leaves_nothing_that_looks_complete(tmp_path, monkeypatch):
+    def interrupted(directory, settings, progress):
+        (directory / "audio").mkdir()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(synthetic, "_write_dataset", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        generate_synthetic_dataset(tmp_path, progress=False, **SMALL)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("n_classes", 0),
+        ("clips_per_class", 0),
+        ("clip_seconds", 0.0),
+        ("clip_seconds", 0.001),
+        ("sample_rate", 0),
+        ("seed", -1),
+        ("n_classes", 2.5),
+    ],
+)
+def test_bad_arguments_raise(tmp_path, name, value):
+    with pytest.raises(ValueError, match=name):
+        generate_synthetic_dataset(tmp_path, progress=False, **{**SMALL, name: value})
+    assert list(tmp_path.iterdir()) == []
