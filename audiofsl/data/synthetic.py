@@ -4,16 +4,16 @@ Each class is a sound recipe drawn deterministically from ``(seed, class index)`
 timbre (number of harmonics, spectral tilt in dB/octave, odd/even balance), a base pitch, a pitch
 contour (flat, rising, falling or vibrato), an amplitude envelope (swell, percussive decay or
 repeated pulses at a click rate), a band of filtered noise (centre, width, level), and amplitude
-and frequency modulation (rate, depth). Each clip of a class re-renders the recipe with
-within-class variation: pitch jitter, onset shift, tempo/duration jitter, a random gain and white
-background noise at a random SNR. Synthesis is additive and vectorised with numpy.
+and frequency modulation (rate, depth). Each clip re-renders its class recipe with jittered
+pitch, spectral tilt and noise-band centre, onset shift, tempo/duration jitter, a random gain and
+white background noise at a random SNR. Synthesis is additive and vectorised with numpy.
 
 Calibration on the default 100 x 20 one-second clips (seed 0), 2,000 seeded 5-way 5-shot tasks
 (15 queries, nearest prototype, squared Euclidean) on log-mel features (128 mels, n_fft 1024,
 hop 512, dB, per-example standardised): an untrained, randomly initialised Conv4 (4 conv3x3-BN-
 ReLU-maxpool blocks, 64 channels, eval mode, mean over time) scores 64.1% (3 initialisations;
 chance 20%) and the time-averaged log-mel spectrum 50.6%, while a Conv4 trained with
-cross-entropy on 64 classes scores TRAINED% on the other 36 (untrained there: RANDOM36%).
+cross-entropy (20 epochs, Adam) on classes 0-63 scores 87.9% on the other 36 (untrained: 63.0%).
 """
 
 from __future__ import annotations
@@ -53,9 +53,6 @@ class _Variation:
     snr_db: tuple[float, float] = (-10.0, 10.0)
 
 
-_VARIATION = _Variation()
-
-
 @dataclass(frozen=True)
 class _Recipe:
     """One class: the parameters a clip is rendered from (times in seconds, rates in Hz)."""
@@ -83,6 +80,10 @@ class _Recipe:
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x**2)) + 1e-12)
 
 
 def _draw_recipe(rng: np.random.Generator) -> _Recipe:
@@ -155,13 +156,9 @@ def _noise_band(recipe: _Recipe, rng: np.random.Generator, n: int, sr: int) -> n
     return np.fft.irfft(spectrum * np.exp(-0.5 * distance**2), n)
 
 
-def _rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(x**2)) + 1e-12)
-
-
 def _render_clip(recipe: _Recipe, rng: np.random.Generator, n_samples: int, sample_rate: int):
     """Renders one clip [n_samples] in [-1, 1] with within-class variation drawn from ``rng``."""
-    var = _VARIATION
+    var = _Variation()
     t = np.arange(n_samples) / sample_rate
     tempo = float(np.exp(rng.normal(0.0, var.tempo_jitter)))
     onset = rng.uniform(0.0, var.onset_fraction * n_samples / sample_rate)
@@ -202,7 +199,7 @@ def _write_class(directory: Path, settings: dict, c: int) -> list[tuple[str, str
     n_samples = round(settings["clip_seconds"] * sample_rate)
     recipe = _draw_recipe(np.random.default_rng([seed, c]))
     (directory / "audio" / name).mkdir(parents=True)
-    rows = []
+    rows = []  # (path relative to the manifest, class name)
     for i in range(settings["clips_per_class"]):
         wave = _render_clip(recipe, np.random.default_rng([seed, c, i + 1]), n_samples, sample_rate)
         rel = f"audio/{name}/clip_{i:03d}.wav"
@@ -255,11 +252,10 @@ def generate_synthetic_dataset(
 ) -> Path:
     """Generates (once) the synthetic dataset and returns its manifest CSV path.
 
-    Files go to ``<root>/<settings-hash>/audio/<class>/<clip>.wav`` (16-bit PCM) with
-    ``<root>/<settings-hash>/manifest.csv`` (columns ``path,label``; paths relative to the CSV's
-    folder). Everything is rendered into a temporary folder under ``root`` and renamed into
-    place when finished, so an interrupted run never leaves a dataset that looks complete. A
-    complete dataset with the same settings is returned as is; an incomplete one is replaced.
+    Writes ``<root>/<settings-hash>/audio/<class>/<clip>.wav`` (16-bit PCM) and ``manifest.csv``
+    (``path,label``, paths relative to it) beside ``audio/``, first into a temporary folder renamed
+    into place when done: an interrupted run never looks complete. A complete dataset with the
+    same settings is reused; an incomplete one is replaced.
 
     Args:
         root: Cache folder (created if missing).

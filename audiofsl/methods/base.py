@@ -171,7 +171,9 @@ class FewShotMethod(L.LightningModule):
         train_mean = self.train_embedding_mean if self._train_mean_known() else None
         for index, setting in enumerate(settings):
             result = self.evaluation.evaluate(embeddings, labels, setting, train_mean)
-            prefixes = [f"{split}/{setting.tag}"] + ([split] if index == 0 else [])
+            prefixes = [split] if index == 0 else []
+            if split == "test":
+                prefixes.append(f"{split}/{setting.tag}")
             for prefix in prefixes:
                 self.log(f"{prefix}/acc", result["acc"], prog_bar=prefix == split)
                 self.log(f"{prefix}/acc_ci95", result["acc_ci95"])

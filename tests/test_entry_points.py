@@ -1,0 +1,183 @@
+"""End-to-end: the entry points train, test, evaluate and reproduce runs from configs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from hydra.utils import instantiate
+
+from audiofsl.composition import build_datamodule, build_method, load_run
+from audiofsl.eval import run_evaluation
+from audiofsl.train import run_training
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
+
+# A small, fast model for runs that only check the plumbing.
+TINY = ["+debug=fast", "frontend.n_mels=32", "encoder.hidden_channels=16", "logger=csv"]
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data cache for the module, so the synthetic set is generated once."""
+    return tmp_path_factory.mktemp("data_cache")
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_train_writes_a_complete_run_directory(compose_config, data_dir):
+    cfg = compose_config("train", TINY, data_dir)
+    metrics = run_training(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    assert {"config.yaml", "metrics.json", "checkpoints", "csv"} <= {
+        p.name for p in run_dir.iterdir()
+    }
+    assert (run_dir / "checkpoints" / "best.ckpt").is_file()
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert read_json(run_dir / "metrics.json") == pytest.approx(metrics)
+    assert 0.2 < metrics["test/acc"] <= 1.0
+    assert 0.0 < metrics["test/acc_ci95"] < 0.2
+    assert "val/acc" in metrics
+
+
+def test_eval_reproduces_the_test_numbers_and_adds_settings(compose_config, data_dir, tmp_path):
+    train_cfg = compose_config("train", TINY, data_dir)
+    trained = run_training(train_cfg)
+    run_dir = Path(train_cfg.paths.output_dir)
+    eval_cfg = compose_config("eval", [f"run_dir={run_dir}"])
+    evaluated = run_evaluation(eval_cfg)
+    assert evaluated["test/acc"] == pytest.approx(trained["test/acc"], abs=1e-6)
+    assert evaluated["test/acc_ci95"] == pytest.approx(trained["test/acc_ci95"], abs=1e-6)
+
+    two = compose_config(
+        "eval",
+        [f"run_dir={run_dir}", "episodes=[{n_shot: 1}, {n_shot: 3, n_query: 2}]"],
+    )
+    both = run_evaluation(two)
+    assert both["test/acc"] == pytest.approx(trained["test/acc"], abs=1e-6)  # first = 1-shot
+    assert "test/5way3shot/acc" in both
+    assert read_json(run_dir / "eval_metrics.json")["test/5way3shot/acc"] == pytest.approx(
+        both["test/5way3shot/acc"]
+    )
+
+
+def test_same_seed_gives_the_same_metrics(compose_config, data_dir):
+    first = run_training(compose_config("train", TINY, data_dir))
+    again = run_training(compose_config("train", TINY, data_dir))
+    other = run_training(compose_config("train", [*TINY, "seed=1"], data_dir))
+    assert again == first
+    assert other["val/acc"] != first["val/acc"]
+
+
+def test_supervised_experiment_trains_and_fills_in_the_class_count(compose_config, data_dir):
+    cfg = compose_config("train", ["+experiment=synthetic_supervised", *TINY], data_dir)
+    metrics = run_training(cfg)
+    assert cfg.method.n_classes == 10
+    assert 0.2 < metrics["test/acc"] <= 1.0
+    _, method, _ = load_run(Path(cfg.paths.output_dir))
+    assert method.head.linear.out_features == 10 if hasattr(method.head, "linear") else True
+
+
+def write_tone_folder(root: Path, n_classes: int = 8, clips: int = 8) -> None:
+    """root/<class>/<clip>.wav: each class a tone at its own pitch, with noise."""
+    rng = np.random.default_rng(0)
+    t = np.arange(8000) / 16000
+    for c in range(n_classes):
+        (root / f"tone{c}").mkdir(parents=True)
+        for i in range(clips):
+            freq = 200 * 1.5**c * (1 + 0.02 * rng.standard_normal())
+            wave = 0.5 * np.sin(2 * np.pi * freq * t) + 0.05 * rng.standard_normal(t.size)
+            sf.write(root / f"tone{c}" / f"{i}.wav", wave.astype(np.float32), 16000)
+
+
+def test_training_on_a_folder_of_audio(compose_config, tmp_path):
+    root = tmp_path / "my_audio"
+    write_tone_folder(root, n_classes=9)
+    overrides = [
+        "data=folder",
+        f"data.root={root}",
+        "data.clip_seconds=0.5",
+        "data.split_sizes=[3,3,3]",
+        *TINY[1:],
+        "sampler.n_way=3",
+        "sampler.n_shot=2",
+        "sampler.n_query=2",
+        "sampler.n_episodes=5",
+        "trainer.max_epochs=1",
+        "evaluation.val.n_way=3",
+        "evaluation.val.n_shot=1",
+        "evaluation.val.n_query=3",
+        "evaluation.test=[{_target_: audiofsl.evaluation.EpisodeSettings, n_way: 3, "
+        "n_shot: 1, n_query: 3, n_tasks: 20, seed: 1}]",
+    ]
+    metrics = run_training(compose_config("train", overrides))
+    assert 1 / 3 <= metrics["test/acc"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["+experiment=synthetic_protonet"],
+        ["+experiment=synthetic_supervised"],
+        ["+experiment=fsdd_protonet", "data.root=/nonexistent"],
+        ["encoder=crnn", "frontend=mfcc", "encoder.n_features=40"],
+        ["+debug=profiler"],
+        ["+hparams_search=protonet_optuna"],
+    ],
+)
+def test_every_config_composes_into_objects(compose_config, overrides):
+    cfg = compose_config("train", overrides)
+    for group in ("frontend", "augmentation", "encoder", "head", "loss", "sampler"):
+        assert instantiate(cfg[group]) is not None
+    if "n_classes" in cfg.method:
+        cfg.method.n_classes = 5
+    method = build_method(cfg)
+    features = method.frontend(torch.randn(2, 16000))
+    assert method.embed(features).shape == (2, method.encoder.out_dim)
+
+
+def test_folder_data_without_root_names_the_setting(compose_config):
+    cfg = compose_config("train", ["+experiment=fsdd_protonet"])
+    with pytest.raises(Exception, match="data.root"):
+        build_datamodule(cfg)
+
+
+@pytest.mark.slow
+def test_trained_protonet_beats_the_untrained_encoder(compose_config, data_dir):
+    overrides = [
+        "data.n_classes=40",
+        "data.clips_per_class=20",
+        "data.split_sizes=[25,5,10]",
+        "sampler.n_episodes=60",
+        "trainer.max_epochs=3",
+        "evaluation.val.n_tasks=100",
+        "evaluation.test.0.n_tasks=1000",
+        "logger=csv",
+    ]
+    cfg = compose_config("train", overrides, data_dir)
+    trained = run_training(cfg)
+    untrained_cfg = compose_config("train", [*overrides, "trainer.max_epochs=0"], data_dir)
+    untrained = run_training(untrained_cfg)
+    assert trained["test/acc"] > untrained["test/acc"] + 0.10, (trained, untrained)
+
+
+@pytest.mark.slow
+def test_multirun_over_seeds_from_the_command_line(tmp_path, data_dir):
+    command = [
+        sys.executable, "-m", "audiofsl.train", "-m", "seed=0,1", *TINY,
+        f"paths.data_dir={data_dir}", f"hydra.sweep.dir={tmp_path}",
+    ]  # fmt: skip
+    subprocess.run(command, check=True, cwd=CONF_DIR.parent, capture_output=True, timeout=600)
+    results = [read_json(tmp_path / str(job) / "metrics.json") for job in (0, 1)]
+    assert all("test/acc" in r for r in results)
+    assert results[0] != results[1]
