@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from audiofsl.composition import build_datamodule, load_run
 from audiofsl.evaluation import EpisodeSettings
-from audiofsl.train import build_trainer, collect_metrics, format_result
+from audiofsl.train import build_trainer, collect_metrics, format_result, quiet_known_warnings
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ def run_evaluation(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
+    quiet_known_warnings()
     run_evaluation(cfg)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,14 @@ from audiofsl.composition import (
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.json"
+
+
+def quiet_known_warnings() -> None:
+    """Silence warnings that are expected here and say nothing about the run."""
+    # audiofsl's methods own on_after_batch_transfer by design (DataModules never define it).
+    warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
+    # Lightning 2.6 with torch >= 2.11 warns about LeafSpec on every fit.
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
 
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:
@@ -86,6 +95,7 @@ def run_training(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    quiet_known_warnings()
     metrics = run_training(cfg)
     if HydraConfig.initialized() and cfg.get("optimized_metric"):
         return metrics.get(cfg.optimized_metric)
