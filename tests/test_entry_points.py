@@ -84,7 +84,8 @@ def test_supervised_experiment_trains_and_fills_in_the_class_count(compose_confi
     assert cfg.method.n_classes == 10
     assert 0.2 < metrics["test/acc"] <= 1.0
     _, method, _ = load_run(Path(cfg.paths.output_dir))
-    assert method.head.linear.out_features == 10 if hasattr(method.head, "linear") else True
+    assert method.head.n_classes == 10
+    assert method.head.in_dim == method.encoder.out_dim
 
 
 def write_tone_folder(root: Path, n_classes: int = 8, clips: int = 8) -> None:
@@ -133,6 +134,7 @@ def test_training_on_a_folder_of_audio(compose_config, tmp_path):
         ["encoder=crnn", "frontend=mfcc", "encoder.n_features=40"],
         ["+debug=profiler"],
         ["+hparams_search=protonet_optuna"],
+        ["trainer=gpu", "augmentation=none"],
     ],
 )
 def test_every_config_composes_into_objects(compose_config, overrides):
@@ -181,3 +183,24 @@ def test_multirun_over_seeds_from_the_command_line(tmp_path, data_dir):
     results = [read_json(tmp_path / str(job) / "metrics.json") for job in (0, 1)]
     assert all("test/acc" in r for r in results)
     assert results[0] != results[1]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["16-mixed", "bf16-mixed"])
+def test_training_on_cuda_with_mixed_precision(compose_config, data_dir, precision):
+    cfg = compose_config(
+        "train", [*TINY, "trainer=gpu", f"trainer.precision={precision}"], data_dir
+    )
+    metrics = run_training(cfg)
+    assert 0.2 < metrics["test/acc"] <= 1.0
+    assert all(np.isfinite(list(metrics.values())))
+
+
+def test_global_normalization_is_fitted_on_the_training_classes(compose_config, data_dir):
+    cfg = compose_config("train", [*TINY, "frontend.normalization=global"], data_dir)
+    run_training(cfg)
+    _, method, _ = load_run(Path(cfg.paths.output_dir))
+    norm = method.frontend.normalization
+    assert bool(norm.fitted)
+    # log-mel in dB of normal-level audio: a clearly negative mean and a spread of decibels
+    assert float(norm.mean) < -5.0 and float(norm.std) > 1.0
