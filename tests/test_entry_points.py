@@ -86,6 +86,7 @@ def test_supervised_experiment_trains_and_fills_in_the_class_count(compose_confi
     _, method, _ = load_run(Path(cfg.paths.output_dir))
     assert method.head.n_classes == 10
     assert method.head.in_dim == method.encoder.out_dim
+    assert method.train_embedding_mean.abs().sum() > 0  # stored for the centring transform
 
 
 def write_tone_folder(root: Path, n_classes: int = 8, clips: int = 8) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 
 import lightning as L
 import torch
@@ -25,7 +26,7 @@ _STAGE_SPLITS = {
 }
 
 
-class AudioDataModule(L.LightningDataModule):
+class AudioDataModule(L.LightningDataModule, ABC):
     """Class-disjoint train/val/test clip datasets and their loaders.
 
     A subclass only says where the clips are (:meth:`load_records`). ``setup(stage)`` then
@@ -93,9 +94,9 @@ class AudioDataModule(L.LightningDataModule):
         self._classes: dict[str, list[str]] | None = None
         self._datasets: dict[str, ClipDataset | None] = {}
 
+    @abstractmethod
     def load_records(self) -> list[ClipRecord]:
         """Every clip of the source with its class name (implemented by each source)."""
-        raise NotImplementedError
 
     # ----------------------------------------------------------------- datasets
     @property

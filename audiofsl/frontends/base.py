@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 
 import torch
@@ -10,7 +11,7 @@ from torch import Tensor, nn
 from audiofsl.frontends.normalization import FeatureNormalization
 
 
-class Frontend(nn.Module):
+class Frontend(nn.Module, ABC):
     """Base class: waveform ``[B, T]`` -> features ``[B, C, F, L]``, then normalisation.
 
     Subclasses implement :meth:`compute_features` (unnormalised features) and set
@@ -33,6 +34,7 @@ class Frontend(nn.Module):
         """True when global normalisation statistics still have to be fitted."""
         return self.normalization.needs_fitting
 
+    @abstractmethod
     def compute_features(self, waveform: Tensor) -> Tensor:
         """Unnormalised features.
 
@@ -42,7 +44,6 @@ class Frontend(nn.Module):
         Returns:
             ``[B, out_channels, n_features, L]`` float32 features.
         """
-        raise NotImplementedError
 
     def forward(self, waveform: Tensor) -> Tensor:
         """Computes normalised features.

@@ -107,7 +107,15 @@ class FewShotMethod(L.LightningModule):
         self._train_sum = torch.zeros_like(self._train_sum)
         self._train_count = 0
 
+    def on_validation_epoch_start(self) -> None:
+        # Validation (and the checkpoint written after it) runs before on_train_epoch_end.
+        self._commit_train_mean()
+
     def on_train_epoch_end(self) -> None:
+        self._commit_train_mean()
+
+    def _commit_train_mean(self) -> None:
+        """Store this epoch's mean training embedding (its weights change during the epoch)."""
         if self._train_count:
             mean = self._train_sum / self._train_count
             self.train_embedding_mean.copy_(mean.to(self.train_embedding_mean))
