@@ -74,7 +74,9 @@ def test_same_seed_gives_the_same_metrics(compose_config, data_dir):
     first = run_training(compose_config("train", TINY, data_dir))
     again = run_training(compose_config("train", TINY, data_dir))
     other = run_training(compose_config("train", [*TINY, "seed=1"], data_dir))
+    workers = run_training(compose_config("train", [*TINY, "data.num_workers=2"], data_dir))
     assert again == first
+    assert workers == first  # loader workers change nothing
     assert other["val/acc"] != first["val/acc"]
 
 

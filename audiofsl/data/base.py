@@ -8,12 +8,18 @@ from abc import ABC, abstractmethod
 import lightning as L
 import torch
 from lightning.pytorch.accelerators import CUDAAccelerator
-from torch.utils.data import DataLoader
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
 from audiofsl.data.clips import ClipDataset, ClipRecord
 from audiofsl.data.splits import SPLITS, ClassSplit
 from audiofsl.data.validation import drop_small_classes, require_classes, validate_records
-from audiofsl.samplers import EpisodeCollate, EpisodeSpec, EpisodicBatchSampler, MiniBatchSpec
+from audiofsl.samplers import (
+    EpisodeCollate,
+    EpisodeSpec,
+    EpisodicBatchSampler,
+    MiniBatchSpec,
+    WithCropSeeds,
+)
 
 log = logging.getLogger(__name__)
 
@@ -175,26 +181,21 @@ class AudioDataModule(L.LightningDataModule, ABC):
     # ----------------------------------------------------------------- loaders
     def train_dataloader(self) -> DataLoader:
         dataset, spec = self.train_set, self.train_sampler
-        generator = torch.Generator().manual_seed(self.seed)  # seeds workers' random crops
         if isinstance(spec, EpisodeSpec):
             epoch_fn = self._trainer_epoch if self.trainer is not None else None
             sampler = EpisodicBatchSampler(dataset.labels, spec, self.seed, epoch_fn=epoch_fn)
             collate = EpisodeCollate.from_spec(spec)
             return self._loader(
-                dataset, batch_sampler=sampler, collate_fn=collate, generator=generator
+                dataset, batch_sampler=WithCropSeeds(sampler, self.seed), collate_fn=collate
             )
         if spec.drop_last and len(dataset) < spec.batch_size:
             raise ValueError(
                 f"train_sampler.batch_size={spec.batch_size} exceeds the {len(dataset)} training "
                 "clips, so drop_last=True leaves no batch; lower batch_size."
             )
-        return self._loader(
-            dataset,
-            batch_size=spec.batch_size,
-            shuffle=True,
-            drop_last=spec.drop_last,
-            generator=generator,
-        )
+        order = RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
+        batches = BatchSampler(order, spec.batch_size, spec.drop_last)
+        return self._loader(dataset, batch_sampler=WithCropSeeds(batches, self.seed))
 
     def val_dataloader(self) -> DataLoader | list:
         dataset = self.val_set
@@ -219,8 +220,11 @@ class AudioDataModule(L.LightningDataModule, ABC):
         return self._loader(dataset.with_crop("start"), batch_size=self.eval_batch_size)
 
     def _loader(self, dataset: ClipDataset, **kwargs) -> DataLoader:
+        # Every loader iterator draws a worker base seed; from its own generator, that draw
+        # leaves the global RNG (augmentations) alone whatever num_workers is.
         return DataLoader(
             dataset,
+            generator=torch.Generator().manual_seed(self.seed),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self.trainer is not None

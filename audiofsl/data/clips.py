@@ -97,8 +97,13 @@ class ClipDataset(Dataset):
         start, end = self._offsets[index : index + 2].tolist()
         return self._flat[start:end]
 
-    def __getitem__(self, index: int) -> dict:
-        audio = fit_length(self.full_audio(index), self.clip_samples, mode=self.crop)
+    def __getitem__(self, item: int | tuple[int, int]) -> dict:
+        """Clip ``item``, or ``(index, crop_seed)`` to seed its random crop (see WithCropSeeds)."""
+        index, generator = item, None
+        if isinstance(item, tuple):
+            index, crop_seed = item
+            generator = torch.Generator().manual_seed(int(crop_seed))
+        audio = fit_length(self.full_audio(index), self.clip_samples, self.crop, generator)
         return {"audio": audio, "label": int(self.labels[index]), "index": int(index)}
 
     def with_crop(self, crop: str) -> ClipDataset:

@@ -1,6 +1,7 @@
 """Training batch sampling: episode shapes, the seeded episodic sampler and its collate."""
 
 from audiofsl.samplers.collate import EpisodeCollate
+from audiofsl.samplers.crops import WithCropSeeds
 from audiofsl.samplers.episodic import EpisodicBatchSampler, epoch_generator
 from audiofsl.samplers.layout import split_episode
 from audiofsl.samplers.specs import EpisodeSpec, MiniBatchSpec
@@ -10,6 +11,7 @@ __all__ = [
     "EpisodeSpec",
     "EpisodicBatchSampler",
     "MiniBatchSpec",
+    "WithCropSeeds",
     "epoch_generator",
     "split_episode",
 ]
