@@ -1,0 +1,44 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from audiofsl.results import collect_runs, main, summarize
+
+
+def write_run(root: Path, name: str, task: str, seed: int, acc: float) -> None:
+    run = root / name
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(
+        f"task_name: {task}\nseed: {seed}\nmethod:\n  _target_: audiofsl.methods.ProtoNet\n"
+    )
+    metrics = {"test/acc": acc, "test/acc_ci95": 0.01, "val/acc": acc}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_runs_that_differ_by_seed_are_summarised_together(tmp_path: Path):
+    for seed, acc in enumerate((0.80, 0.84, 0.82)):
+        write_run(tmp_path, f"a/{seed}", "proto", seed, acc)
+    write_run(tmp_path, "b/0", "supervised", 0, 0.9)
+    (tmp_path / "incomplete").mkdir()
+    (tmp_path / "incomplete" / "metrics.json").write_text("{}")  # no config: ignored
+
+    rows = collect_runs([tmp_path])
+    assert len(rows) == 4
+    summary = summarize(rows, group_by=("task_name",))
+    by_task = {row["task_name"]: row for row in summary}
+    assert by_task["proto"]["seeds"] == [0, 1, 2]
+    assert by_task["proto"]["mean"] == pytest.approx(0.82)
+    # sample std of (0.80, 0.84, 0.82) is 0.02
+    assert by_task["proto"]["ci95_seeds"] == pytest.approx(1.96 * 0.02 / 3**0.5)
+    assert by_task["proto"]["ci95_tasks"] == pytest.approx(0.01)
+    assert by_task["supervised"]["ci95_seeds"] == 0.0
+
+
+def test_command_line_prints_a_table_and_fails_without_runs(tmp_path: Path, capsys):
+    write_run(tmp_path, "r", "proto", 0, 0.5)
+    main([str(tmp_path)])
+    assert "50.00" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stopped:
+        main([str(tmp_path / "nothing")])
+    assert stopped.value.code == 1
