@@ -7,7 +7,8 @@ Examples::
 
     python -m audiofsl.eval run_dir=outputs/train/2026-11-21_10-00-00
     python -m audiofsl.eval run_dir=RUN 'episodes=[{n_shot: 1}, {n_shot: 5}]'
-    python -m audiofsl.eval run_dir=RUN/checkpoints/last.ckpt episodes.0.n_tasks=1000
+    python -m audiofsl.eval run_dir=RUN/checkpoints/last.ckpt 'episodes=[{n_tasks: 1000}]'
+    python -m audiofsl.eval run_dir=RUN +data.root=/moved/audio
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def run_evaluation(cfg: DictConfig) -> dict:
     if len(set(tags)) != len(tags):
         raise ValueError(f"episodes: two settings share a tag ({tags}); make them differ")
     method.evaluation.test = settings
+    if cfg.get("data"):
+        run_cfg = OmegaConf.merge(run_cfg, {"data": cfg.data})
     datamodule = build_datamodule(run_cfg, method.evaluation)
     trainer_cfg = OmegaConf.merge(
         run_cfg, {"trainer": {"logger": False}, "logger": None, "callbacks": cfg.callbacks}

@@ -123,8 +123,16 @@ def test_training_on_a_folder_of_audio(compose_config, tmp_path):
         "evaluation.test=[{_target_: audiofsl.evaluation.EpisodeSettings, n_way: 3, "
         "n_shot: 1, n_query: 3, n_tasks: 20, seed: 1}]",
     ]
-    metrics = run_training(compose_config("train", overrides))
+    cfg = compose_config("train", overrides)
+    metrics = run_training(cfg)
     assert 1 / 3 <= metrics["test/acc"] <= 1.0
+
+    moved = root.rename(tmp_path / "moved_audio")
+    run_dir = cfg.paths.output_dir
+    with pytest.raises(FileNotFoundError, match="data.root"):
+        run_evaluation(compose_config("eval", [f"run_dir={run_dir}"]))
+    again = run_evaluation(compose_config("eval", [f"run_dir={run_dir}", f"+data.root={moved}"]))
+    assert again["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
 
 
 @pytest.mark.parametrize(
