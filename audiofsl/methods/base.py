@@ -89,6 +89,8 @@ class FewShotMethod(L.LightningModule):
     def embed_audio(self, audio: Tensor) -> Tensor:
         """Embed raw waveforms without augmentation (for notebooks and inference).
 
+        Call ``model.eval()`` first so that batch normalisation uses its running statistics.
+
         Args:
             audio: [B, T] mono waveforms at the frontend's sample rate.
 
