@@ -1,9 +1,10 @@
 """Tabulate finished runs: ``python -m audiofsl.results [outputs multirun ...]``.
 
 Every run directory written by ``audiofsl.train`` holds ``config.yaml`` and ``metrics.json``.
-This collects them, groups runs that differ only by seed (same ``task_name`` and overrides of
-the compared settings), and reports the mean over seeds with a 95% confidence interval across
-seeds, next to the mean per-run interval over tasks.
+This collects them, groups them by chosen config keys (by default the task name, method,
+encoder and data module, so that the runs of a seed sweep fall together), and reports the
+mean over seeds with a 95% confidence interval across seeds, next to the mean per-run
+interval over tasks.
 
 Examples::
 
@@ -28,15 +29,6 @@ from audiofsl.evaluation import mean_ci
 DEFAULT_GROUP_BY = ("task_name", "method._target_", "encoder._target_", "data._target_")
 
 
-def _lookup(config: dict, dotted: str) -> object:
-    node: object = config
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
 def collect_runs(roots: Iterable[str | Path]) -> list[dict]:
     """One row per run directory below ``roots``: its config and its final metrics."""
     rows = []
@@ -48,7 +40,7 @@ def collect_runs(roots: Iterable[str | Path]) -> list[dict]:
             rows.append(
                 {
                     "run_dir": str(metrics_path.parent),
-                    "config": OmegaConf.to_container(OmegaConf.load(config_path)),
+                    "config": OmegaConf.load(config_path),
                     "metrics": json.loads(metrics_path.read_text()),
                 }
             )
@@ -62,7 +54,7 @@ def summarize(
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for row in rows:
         if metric in row["metrics"]:
-            key = tuple(str(_lookup(row["config"], name)) for name in group_by)
+            key = tuple(str(OmegaConf.select(row["config"], name)) for name in group_by)
             groups[key].append(row)
     summary = []
     for key, members in sorted(groups.items()):
@@ -72,7 +64,7 @@ def summarize(
         summary.append(
             {
                 **dict(zip(group_by, key, strict=True)),
-                "seeds": sorted(_lookup(m["config"], "seed") for m in members),
+                "seeds": sorted(OmegaConf.select(m["config"], "seed") for m in members),
                 "mean": mean,
                 "ci95_seeds": ci_seeds,
                 "ci95_tasks": sum(task_cis) / len(task_cis),

@@ -129,7 +129,8 @@ class FewShotMethod(L.LightningModule):
 
     def _normalization_loader(self) -> DataLoader:
         """A seeded subset of the training clips, for global feature statistics."""
-        train_set: Dataset = self.trainer.datamodule.train_set
+        # "start" crops: the statistics do not depend on (nor draw from) the global RNG.
+        train_set: Dataset = self.trainer.datamodule.train_set.with_crop("start")
         generator = torch.Generator().manual_seed(0)
         order = torch.randperm(len(train_set), generator=generator)[:NORMALIZATION_CLIPS]
         return DataLoader(Subset(train_set, order.tolist()), batch_size=64)
