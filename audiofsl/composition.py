@@ -14,9 +14,9 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from audiofsl.evaluation import EvaluationProtocol
+from audiofsl.data import EpisodeNeed
+from audiofsl.evaluation import EpisodeSettings, EvaluationProtocol
 from audiofsl.methods import FewShotMethod
-from audiofsl.samplers import EpisodeSpec
 
 log = logging.getLogger(__name__)
 
@@ -38,23 +38,46 @@ def build_evaluation(cfg: DictConfig) -> EvaluationProtocol:
     return instantiate(cfg.evaluation, _convert_="all")
 
 
+def evaluation_needs(evaluation: EvaluationProtocol) -> dict[str, list[EpisodeNeed]]:
+    """The episode settings the protocol draws from the val and test splits."""
+
+    def need(setting: EpisodeSettings, name: str) -> EpisodeNeed:
+        return EpisodeNeed(setting.n_way, setting.n_shot, setting.n_query, name)
+
+    tests = evaluation.test_settings()
+    return {
+        "val": [need(evaluation.val, "evaluation.val")],
+        "test": [need(s, f"evaluation.test[{i}]") for i, s in enumerate(tests)],
+    }
+
+
 def build_datamodule(cfg: DictConfig, evaluation: EvaluationProtocol | None = None) -> Any:
     """Instantiate ``cfg.data`` with the training sampler and the evaluation episode needs."""
     evaluation = evaluation if evaluation is not None else build_evaluation(cfg)
-    settings = [evaluation.val, *evaluation.test_settings()]
-    largest = EpisodeSpec(
-        n_way=max(s.n_way for s in settings),
-        n_shot=max(s.n_shot for s in settings),
-        n_query=max(s.n_query for s in settings),
-    )
     sampler = instantiate(cfg.sampler)
-    return partial_of(cfg.data)(train_sampler=sampler, eval_episode=largest)
+    return partial_of(cfg.data)(train_sampler=sampler, eval_needs=evaluation_needs(evaluation))
 
 
 def fill_data_dependent(cfg: DictConfig, datamodule: Any) -> None:
-    """Write the values only known once the data is set up (e.g. ``method.n_classes``)."""
+    """Write the values only known once the data is set up into ``cfg``.
+
+    The one mechanism by which the data reaches the configuration (and so the method built from
+    it, and the ``config.yaml`` a run is rebuilt from):
+
+    - ``method.n_classes``, when the method has it and it is null: the training classes;
+    - ``evaluation.val.n_query`` / ``evaluation.test[i].n_query``, when the data module had to
+      lower them to fit its splits (see :mod:`audiofsl.data.feasibility`).
+    """
     if "n_classes" in cfg.method and cfg.method.n_classes is None:
         cfg.method.n_classes = int(datamodule.n_train_classes)
+    for setting, n_query in getattr(datamodule, "episode_adjustments", {}).items():
+        node = cfg.evaluation.val if setting == "evaluation.val" else None
+        if setting.startswith("evaluation.test["):
+            index = int(setting[len("evaluation.test[") : -1])
+            tests = cfg.evaluation.test
+            node = tests[index] if OmegaConf.is_list(tests) else tests
+        if node is not None:
+            node.n_query = n_query
 
 
 def build_method(cfg: DictConfig, evaluation: EvaluationProtocol | None = None) -> FewShotMethod:

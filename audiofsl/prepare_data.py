@@ -1,7 +1,8 @@
 """Prepare and check a dataset before training: ``python -m audiofsl.prepare_data``.
 
 Generates or indexes the configured data (``data=...``), decodes every clip once to find
-unreadable or silent files, and prints how many classes and clips each split keeps.
+unreadable, silent or too short files, checks that every split can hold its episodes, and
+prints how many classes and clips each split keeps.
 
 Examples::
 
@@ -19,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from audiofsl.composition import build_datamodule
+from audiofsl.resume import register_resolvers
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +32,25 @@ def summarize(datamodule) -> Table:
         table.add_column(column)
     for split in ("train", "val", "test"):
         dataset = getattr(datamodule, f"{split}_set")
+        if dataset is None:
+            table.add_row(split, "0", "0")
+            continue
         n_classes = len(set(dataset.labels.tolist()))
         table.add_row(split, str(n_classes), str(len(dataset)))
     return table
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path="pkg://audiofsl.conf", config_name="train")
 def main(cfg: DictConfig) -> None:
     datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
-    datamodule.setup("fit")
+    datamodule.setup(None)
     Console().print(summarize(datamodule))
+    for setting, n_query in datamodule.episode_adjustments.items():
+        log.info("training will use %s.n_query=%d to fit the data", setting, n_query)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Examples::
     python -m audiofsl.train +experiment=synthetic_supervised
     python -m audiofsl.train -m seed=0,1,2                     # multirun over seeds
     python -m audiofsl.train data=folder data.root=/path/to/audio
+    python -m audiofsl.train resume=outputs/train/2026-11-21_10-00-00-000000  # after a crash
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Any
 import hydra
 import lightning as L
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from audiofsl.composition import (
     build_datamodule,
@@ -29,10 +31,33 @@ from audiofsl.composition import (
     fill_data_dependent,
     save_config,
 )
+from audiofsl.resume import (
+    checkpoint_run_dir,
+    last_checkpoint,
+    register_resolvers,
+    restore_csv_history,
+    resumed_config,
+    strip_run_control,
+)
 
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.json"
+#: Trainer settings that must be whole numbers (Lightning only asserts on some of them).
+_INTEGER_TRAINER_SETTINGS = (
+    "max_epochs", "min_epochs", "max_steps", "log_every_n_steps", "check_val_every_n_epoch",
+    "num_sanity_val_steps", "accumulate_grad_batches",
+)  # fmt: skip
+_LIMIT_TRAINER_SETTINGS = ("limit_train_batches", "limit_val_batches", "limit_test_batches")
+#: Overrides left out of TensorBoard run names (paths say nothing about the experiment).
+_UNNAMED_OVERRIDES = ("paths.", "hydra.", "data.root", "data.manifest", "resume", "ckpt_path")
+
+register_resolvers()
+
+
+class _DropLitLoggerTip(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
 
 
 def quiet_known_warnings() -> None:
@@ -41,11 +66,42 @@ def quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
     # Lightning 2.6 with torch >= 2.11 warns about LeafSpec on every fit.
     warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
+    # Lightning 2.6 advertises a cloud logger on every run.
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropLitLoggerTip) for f in logger.filters):
+            logger.addFilter(_DropLitLoggerTip())
 
 
-def build_trainer(cfg: DictConfig) -> L.Trainer:
-    """The Lightning trainer of ``cfg.trainer`` with the configured callbacks and loggers."""
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+def check_trainer_settings(trainer_cfg: DictConfig) -> None:
+    """Raise a ValueError naming ``trainer.<key>`` when a count is not a number."""
+    for key in _INTEGER_TRAINER_SETTINGS:
+        value = trainer_cfg.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"trainer.{key}={value!r} must be an integer.")
+    for key in _LIMIT_TRAINER_SETTINGS:
+        value = trainer_cfg.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(
+                f"trainer.{key}={value!r} must be a number of batches (integer) or a fraction."
+            )
+
+
+def build_trainer(cfg: DictConfig, has_validation: bool = True) -> L.Trainer:
+    """The Lightning trainer of ``cfg.trainer`` with the configured callbacks and loggers.
+
+    Without validation (no val split), the best-checkpoint callback monitors nothing, so
+    ``best.ckpt`` is the last epoch.
+    """
+    check_trainer_settings(cfg.trainer)
+    callbacks = []
+    for name, node in (cfg.get("callbacks") or {}).items():
+        if not node:
+            continue
+        if not has_validation and node.get("monitor"):
+            log.info("callbacks.%s: no validation split, so it keeps the last epoch", name)
+            node = OmegaConf.merge(node, {"monitor": None})
+        callbacks.append(instantiate(node))
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
@@ -69,18 +125,28 @@ def format_result(metrics: dict, split: str, settings: Any) -> str:
 
 
 def run_training(cfg: DictConfig) -> dict:
-    """Fit, test the best checkpoint, and write ``metrics.json``; returns the metrics."""
+    """Fit, test the best checkpoint, and write ``metrics.json``; returns the metrics.
+
+    Every split is set up (files checked, episode sizes fitted to the data) before training,
+    so a test split that cannot hold its tasks fails at once rather than after training.
+    ``cfg.ckpt_path`` resumes from a checkpoint; in a run directory of its own (see
+    :mod:`audiofsl.resume`) the CSV history of the completed epochs is kept.
+    """
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
-    evaluation = build_evaluation(cfg)
-    datamodule = build_datamodule(cfg, evaluation)
+    ckpt_path = cfg.get("ckpt_path")
+    datamodule = build_datamodule(cfg, build_evaluation(cfg))
     datamodule.prepare_data()
-    datamodule.setup("fit")
+    datamodule.setup(None)
     fill_data_dependent(cfg, datamodule)
-    save_config(cfg, output_dir)
-    model = build_method(cfg, evaluation)
-    trainer = build_trainer(cfg)
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    save_config(strip_run_control(cfg), output_dir)
+    evaluation = build_evaluation(cfg)
+    model = build_method(strip_run_control(cfg), evaluation)
+    trainer = build_trainer(cfg, has_validation=datamodule.val_set is not None)
+    if ckpt_path and checkpoint_run_dir(ckpt_path) == output_dir.resolve():
+        log.info("resuming from %s (%d logged rows kept)", ckpt_path,
+                 restore_csv_history(trainer, ckpt_path))  # fmt: skip
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = collect_metrics(trainer, keys=("val",))
     if cfg.get("test", True):
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
@@ -93,9 +159,48 @@ def run_training(cfg: DictConfig) -> dict:
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def task_overrides() -> list:
+    """The command line's overrides of this Hydra job, parsed."""
+    return OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task))
+
+
+def resume_from_run_dir(cfg: DictConfig) -> DictConfig:
+    """For ``resume=RUN_DIR``: the run's stored config with the command's plain overrides."""
+    plain = []
+    for override in task_overrides():
+        key = override.key_or_group
+        if key == "resume":
+            continue
+        if override.is_delete() or key in HydraConfig.get().runtime.choices:
+            raise ValueError(
+                f"resume: '{override.input_line}' cannot be applied to a stored run; resume "
+                "takes the run's config.yaml and only key=value changes of its settings (e.g. "
+                "trainer.max_epochs=10; +key=value for a key the defaults lack)."
+            )
+        plain.append((key, override.value()))
+    stored = resumed_config(cfg.resume, plain)
+    stored.ckpt_path = str(last_checkpoint(cfg.resume))
+    return stored
+
+
+def tensorboard_run_name(cfg: DictConfig) -> str:
+    """The task name and the overrides that matter, e.g. ``fsdd_protonet,seed=1``."""
+    names = [
+        override.input_line.replace("/", "_")
+        for override in task_overrides()
+        if not override.key_or_group.startswith(_UNNAMED_OVERRIDES)
+        and override.key_or_group != "experiment"
+    ]
+    return ",".join([str(cfg.task_name), *names])
+
+
+@hydra.main(version_base="1.3", config_path="pkg://audiofsl.conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     quiet_known_warnings()
+    if cfg.get("resume"):
+        cfg = resume_from_run_dir(cfg)
+    elif cfg.get("logger") and cfg.logger.get("tensorboard"):
+        cfg.logger.tensorboard.version = tensorboard_run_name(cfg)
     metrics = run_training(cfg)
     if HydraConfig.initialized() and cfg.get("optimized_metric"):
         return metrics.get(cfg.optimized_metric)

@@ -4,10 +4,11 @@ from audiofsl.data.audio_io import AUDIO_EXTENSIONS, AudioLoadError, fit_length,
 from audiofsl.data.base import AudioDataModule
 from audiofsl.data.clips import ClipDataset, ClipRecord
 from audiofsl.data.datamodules import FolderDataModule, SyntheticDataModule
+from audiofsl.data.feasibility import EpisodeNeed
 from audiofsl.data.folder import apply_class_pattern, read_manifest, scan_folder
 from audiofsl.data.splits import ClassSplit
 from audiofsl.data.synthetic import generate_synthetic_dataset
-from audiofsl.data.validation import SkippedAudioWarning, validate_records
+from audiofsl.data.validation import validate_records
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -16,8 +17,8 @@ __all__ = [
     "ClassSplit",
     "ClipDataset",
     "ClipRecord",
+    "EpisodeNeed",
     "FolderDataModule",
-    "SkippedAudioWarning",
     "SyntheticDataModule",
     "apply_class_pattern",
     "fit_length",

@@ -31,6 +31,15 @@ class AudioLoadError(RuntimeError):
         return (type(self), (self.path, self.reason))
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` printable anywhere: bytes of file names that are not valid UTF-8 become U+FFFD.
+
+    On POSIX such names reach Python as strings with lone surrogates, which cannot be written
+    to a UTF-8 log or terminal.
+    """
+    return os.fsencode(path).decode("utf-8", errors="replace")
+
+
 def load_audio(path: str | os.PathLike, sample_rate: int) -> Tensor:
     """Decode a file, mix it down to mono and resample it.
 
@@ -47,9 +56,11 @@ def load_audio(path: str | os.PathLike, sample_rate: int) -> Tensor:
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
         raise ValueError(f"load_audio: sample_rate={sample_rate!r} must be a positive integer.")
     try:
-        data, file_rate = sf.read(os.fspath(path), dtype="float32", always_2d=True)
+        # Bytes, so that file names which are not valid UTF-8 open as well.
+        data, file_rate = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError, OSError, ValueError, TypeError) as error:
-        raise AudioLoadError(path, str(error) or type(error).__name__) from error
+        reason = display_path(str(error)) if str(error) else type(error).__name__
+        raise AudioLoadError(display_path(path), reason) from error
     wave = torch.from_numpy(data).mean(dim=1)  # [frames, channels] -> mono [frames]
     if wave.numel() == 0 or file_rate == sample_rate:
         return wave

@@ -8,16 +8,24 @@ from abc import ABC, abstractmethod
 import lightning as L
 import torch
 from lightning.pytorch.accelerators import CUDAAccelerator
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler
+from torch.utils.data import DataLoader
 
 from audiofsl.data.clips import ClipDataset, ClipRecord
+from audiofsl.data.feasibility import (
+    EpisodeNeed,
+    SplitMinimum,
+    classes_needed,
+    fit_needs,
+    min_clips_to_keep,
+)
 from audiofsl.data.splits import SPLITS, ClassSplit
-from audiofsl.data.validation import drop_small_classes, require_classes, validate_records
+from audiofsl.data.validation import class_counts, drop_small_classes, validate_records
 from audiofsl.samplers import (
     EpisodeCollate,
     EpisodeSpec,
     EpisodicBatchSampler,
     MiniBatchSpec,
+    ShuffledBatchSampler,
     WithCropSeeds,
 )
 
@@ -37,14 +45,16 @@ class AudioDataModule(L.LightningDataModule, ABC):
 
     A subclass only says where the clips are (:meth:`load_records`). ``setup(stage)`` then
     splits the classes, decodes every file of the needed splits once (leaving out unusable
-    files with one warning, and filling the audio cache when ``cache_audio``), drops classes
-    with too few clips for the split's episodes (logged), and checks that ``n_way`` classes
-    remain. Splits are built lazily and once; ``train_set``/``val_set``/``test_set`` build
-    theirs on first access (an empty val split is None and validation is skipped).
+    files with one logged summary, and filling the audio cache when ``cache_audio``), drops
+    classes with too few clips for the split's episodes (logged), and checks that ``n_way``
+    classes remain (see :mod:`audiofsl.data.feasibility`: evaluation query counts the data
+    cannot fill are lowered and reported in :attr:`episode_adjustments`). Splits are built
+    lazily and once; ``train_set``/``val_set``/``test_set`` build theirs on first access (an
+    empty val split is None and validation is skipped).
 
     Training batches are episodes (:class:`EpisodicBatchSampler` + :class:`EpisodeCollate`)
-    for an :class:`EpisodeSpec`, or shuffled mini-batches for a :class:`MiniBatchSpec`. The
-    episodic sampler reads ``trainer.current_epoch`` each epoch, so episodes depend only on
+    for an :class:`EpisodeSpec`, or shuffled mini-batches for a :class:`MiniBatchSpec`. Both
+    samplers read ``trainer.current_epoch`` each epoch, so batches and crops depend only on
     (``seed``, epoch), also after resuming. Evaluation loaders are sequential with "start"
     crops; ``predict`` serves the test split.
 
@@ -53,12 +63,16 @@ class AudioDataModule(L.LightningDataModule, ABC):
         clip_seconds: clip length in seconds.
         split: how classes are divided between the splits (default: seeded 70/10/20 %).
         train_sampler: episodes or mini-batches for training (default: 5-way 5-shot episodes).
-        eval_episode: the largest val/test episode, fixing the minimum number of classes and of
-            clips per class in val and test (default: 5-way 5-shot 5-query).
+        eval_needs: the evaluation episode settings drawn from each split,
+            ``{"val": [EpisodeNeed, ...], "test": [...]}`` (composition passes the run's).
+        eval_episode: shorthand for one setting drawn from both val and test (used when
+            ``eval_needs`` is None; default: 5-way 5-shot 5-query).
         seed: seed of the training sampler.
         num_workers: DataLoader worker processes (also the threads checking files).
         eval_batch_size: clips per evaluation batch.
         cache_audio: keep the decoded clips in memory.
+        min_clip_seconds: clips shorter than this are reported and left out (they would be
+            looped many times into a window).
     """
 
     def __init__(
@@ -68,11 +82,13 @@ class AudioDataModule(L.LightningDataModule, ABC):
         clip_seconds: float = 1.0,
         split: ClassSplit | None = None,
         train_sampler: EpisodeSpec | MiniBatchSpec | None = None,
+        eval_needs: dict[str, list[EpisodeNeed]] | None = None,
         eval_episode: EpisodeSpec | None = None,
         seed: int = 0,
         num_workers: int = 0,
         eval_batch_size: int = 64,
         cache_audio: bool = True,
+        min_clip_seconds: float = 0.1,
     ) -> None:
         super().__init__()
         _check_int("sample_rate", sample_rate, 1)
@@ -85,13 +101,16 @@ class AudioDataModule(L.LightningDataModule, ABC):
         self.clip_seconds = float(clip_seconds)
         self.split = split if split is not None else ClassSplit()
         self.train_sampler = train_sampler if train_sampler is not None else EpisodeSpec()
-        self.eval_episode = eval_episode if eval_episode is not None else EpisodeSpec()
         if not isinstance(self.train_sampler, EpisodeSpec | MiniBatchSpec):
             raise TypeError(
                 f"train_sampler must be an EpisodeSpec or a MiniBatchSpec, got {train_sampler!r}."
             )
-        if not isinstance(self.eval_episode, EpisodeSpec):
-            raise TypeError(f"eval_episode must be an EpisodeSpec, got {eval_episode!r}.")
+        self.eval_needs = _eval_needs(eval_needs, eval_episode)
+        if not min_clip_seconds >= 0:
+            raise ValueError(f"data.min_clip_seconds={min_clip_seconds!r} must be >= 0.")
+        self.min_clip_seconds = float(min_clip_seconds)
+        #: {setting: n_query} for evaluation settings lowered to fit the data (set up splits).
+        self.episode_adjustments: dict[str, int] = {}
         self.seed = seed
         self.num_workers = num_workers
         self.eval_batch_size = eval_batch_size
@@ -137,18 +156,29 @@ class AudioDataModule(L.LightningDataModule, ABC):
         """The class names of each split, before files are checked."""
         if self._classes is None:
             self._records = self.load_records()
-            self._classes = self.split.assign([r.class_name for r in self._records])
+            self._classes = self.split.assign(
+                [r.class_name for r in self._records], self._split_minimum()
+            )
             log.info("classes per split: %s", {s: len(names) for s, names in self._classes.items()})
         return self._classes
 
-    def _requirements(self, split: str) -> tuple[int, str, int, str]:
-        """Clips per class and classes a split needs, each with the setting asking for it."""
-        spec = self.train_sampler if split == "train" else self.eval_episode
+    def _split_minimum(self) -> SplitMinimum:
+        train = self._needs("train")
+        return SplitMinimum(
+            train=classes_needed(train),
+            val=classes_needed(self._needs("val")),
+            test=classes_needed(self._needs("test")),
+            train_setting=f"{train[0].setting}.n_way",
+        )
+
+    def _needs(self, split: str) -> list[EpisodeNeed]:
+        """The episode settings drawn from ``split``."""
+        if split != "train":
+            return self.eval_needs.get(split, [])
+        spec = self.train_sampler
         if isinstance(spec, MiniBatchSpec):
-            return 1, "train_sampler", 2, "classification (MiniBatchSpec)"
-        name = "train_sampler" if split == "train" else "eval_episode"
-        clips = f"{name}.n_shot + n_query"
-        return spec.clips_per_class, clips, spec.n_way, f"{name}.n_way={spec.n_way}"
+            return [EpisodeNeed(2, 1, 0, "sampler", adjustable=False)]
+        return [EpisodeNeed(spec.n_way, spec.n_shot, spec.n_query, "sampler", adjustable=False)]
 
     def _dataset(self, split: str) -> ClipDataset | None:
         if split not in self._datasets:
@@ -162,11 +192,18 @@ class AudioDataModule(L.LightningDataModule, ABC):
             return None
         records = [r for r in self._records if r.class_name in wanted]
         records, audio = validate_records(
-            records, self.sample_rate, keep_audio=self.cache_audio, num_threads=self.num_workers
+            records,
+            self.sample_rate,
+            keep_audio=self.cache_audio,
+            num_threads=self.num_workers,
+            min_seconds=self.min_clip_seconds,
         )
-        min_clips, clips_setting, min_classes, classes_setting = self._requirements(split)
-        records, audio = drop_small_classes(records, audio, min_clips, split, clips_setting)
-        require_classes(records, min_classes, min_clips, split, classes_setting)
+        needs = self._needs(split)
+        lowered = fit_needs(split, class_counts(records), needs)
+        self.episode_adjustments.update(lowered)
+        setting = ", ".join(need.setting for need in needs)
+        min_clips = min_clips_to_keep(needs, lowered)
+        records, audio = drop_small_classes(records, audio, min_clips, split, setting)
         names = sorted({r.class_name for r in records})
         return ClipDataset(
             records,
@@ -181,8 +218,8 @@ class AudioDataModule(L.LightningDataModule, ABC):
     # ----------------------------------------------------------------- loaders
     def train_dataloader(self) -> DataLoader:
         dataset, spec = self.train_set, self.train_sampler
+        epoch_fn = self._trainer_epoch if self.trainer is not None else None
         if isinstance(spec, EpisodeSpec):
-            epoch_fn = self._trainer_epoch if self.trainer is not None else None
             sampler = EpisodicBatchSampler(dataset.labels, spec, self.seed, epoch_fn=epoch_fn)
             collate = EpisodeCollate.from_spec(spec)
             return self._loader(
@@ -193,8 +230,9 @@ class AudioDataModule(L.LightningDataModule, ABC):
                 f"train_sampler.batch_size={spec.batch_size} exceeds the {len(dataset)} training "
                 "clips, so drop_last=True leaves no batch; lower batch_size."
             )
-        order = RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
-        batches = BatchSampler(order, spec.batch_size, spec.drop_last)
+        batches = ShuffledBatchSampler(
+            len(dataset), spec.batch_size, spec.drop_last, self.seed, epoch_fn=epoch_fn
+        )
         return self._loader(dataset, batch_sampler=WithCropSeeds(batches, self.seed))
 
     def val_dataloader(self) -> DataLoader | list:
@@ -234,6 +272,21 @@ class AudioDataModule(L.LightningDataModule, ABC):
 
     def _trainer_epoch(self) -> int:
         return self.trainer.current_epoch if self.trainer is not None else 0
+
+
+def _eval_needs(
+    needs: dict[str, list[EpisodeNeed]] | None, episode: EpisodeSpec | None
+) -> dict[str, list[EpisodeNeed]]:
+    if needs is not None:
+        unknown = set(needs) - {"val", "test"}
+        if unknown:
+            raise ValueError(f"eval_needs: unknown splits {sorted(unknown)}; use val and test.")
+        return {split: list(items) for split, items in needs.items()}
+    episode = episode if episode is not None else EpisodeSpec()
+    if not isinstance(episode, EpisodeSpec):
+        raise TypeError(f"eval_episode must be an EpisodeSpec, got {episode!r}.")
+    need = EpisodeNeed(episode.n_way, episode.n_shot, episode.n_query, "eval_episode")
+    return {"val": [need], "test": [need]}
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from audiofsl.data.base import AudioDataModule
 from audiofsl.data.clips import ClipRecord
+from audiofsl.data.feasibility import EpisodeNeed
 from audiofsl.data.folder import apply_class_pattern, read_manifest, scan_folder
 from audiofsl.data.splits import ClassSplit
 from audiofsl.data.synthetic import generate_synthetic_dataset
@@ -38,8 +39,10 @@ class FolderDataModule(AudioDataModule):
         split_sizes: numbers of classes for train, val and test (wins over the ratios).
         class_pattern: regex whose first group, searched in the file stem, is the class.
         train_sampler: episodes or mini-batches for training (see :class:`AudioDataModule`).
-        eval_episode: the largest val/test episode (see :class:`AudioDataModule`).
+        eval_needs: evaluation episodes per split (see :class:`AudioDataModule`).
+        eval_episode: one evaluation episode for val and test (see :class:`AudioDataModule`).
         seed: seed of the training sampler.
+        min_clip_seconds: shorter clips are reported and left out.
     """
 
     def __init__(
@@ -60,8 +63,10 @@ class FolderDataModule(AudioDataModule):
         split_sizes: Sequence[int] | None = None,
         class_pattern: str | None = None,
         train_sampler: EpisodeSpec | MiniBatchSpec | None = None,
+        eval_needs: dict[str, list[EpisodeNeed]] | None = None,
         eval_episode: EpisodeSpec | None = None,
         seed: int = 0,
+        min_clip_seconds: float = 0.1,
     ) -> None:
         if root is None and manifest is None:
             raise ValueError(
@@ -76,11 +81,13 @@ class FolderDataModule(AudioDataModule):
             clip_seconds=clip_seconds,
             split=split,
             train_sampler=train_sampler,
+            eval_needs=eval_needs,
             eval_episode=eval_episode,
             seed=seed,
             num_workers=num_workers,
             eval_batch_size=eval_batch_size,
             cache_audio=cache_audio,
+            min_clip_seconds=min_clip_seconds,
         )
         self.root = None if root is None else Path(root)
         self.manifest = None if manifest is None else Path(manifest)
@@ -107,7 +114,7 @@ class FolderDataModule(AudioDataModule):
 
 
 class SyntheticDataModule(AudioDataModule):
-    """Procedural audio classes generated once into ``root`` (no download).
+    """Procedural audio classes generated once into the data cache ``cache_dir`` (no download).
 
     ``prepare_data`` renders the files and their manifest with
     :func:`audiofsl.data.synthetic.generate_synthetic_dataset` (a no-op when a complete dataset
@@ -115,8 +122,12 @@ class SyntheticDataModule(AudioDataModule):
     default split of 100 classes is 64/16/20, as in the miniImageNet-style splits of
     Ravi & Larochelle (2017).
 
+    The generated files are only ever written below ``cache_dir`` (``paths.data_dir/synthetic``
+    in configs). ``root`` exists only to catch a common slip: setting ``data.root`` without
+    ``data=folder`` is an error instead of generating audio into that folder.
+
     Args:
-        root: cache folder of the generated datasets.
+        cache_dir: cache folder of the generated datasets.
         n_classes: number of generated classes.
         clips_per_class: clips generated per class.
         clip_seconds: length of the generated clips and of the loaded clips, in seconds.
@@ -131,11 +142,14 @@ class SyntheticDataModule(AudioDataModule):
         num_workers: DataLoader worker processes (also the threads checking files).
         eval_batch_size: clips per evaluation batch.
         cache_audio: keep the decoded clips in memory.
+        eval_needs: evaluation episodes per split (see :class:`AudioDataModule`).
+        min_clip_seconds: shorter clips are reported and left out.
+        root: must be None (see above).
     """
 
     def __init__(
         self,
-        root: str | os.PathLike = "data_cache/synthetic",
+        cache_dir: str | os.PathLike = "data_cache/synthetic",
         n_classes: int = 100,
         clips_per_class: int = 20,
         clip_seconds: float = 1.0,
@@ -151,19 +165,30 @@ class SyntheticDataModule(AudioDataModule):
         num_workers: int = 0,
         eval_batch_size: int = 64,
         cache_audio: bool = True,
+        eval_needs: dict[str, list[EpisodeNeed]] | None = None,
+        min_clip_seconds: float = 0.1,
+        root: str | os.PathLike | None = None,
     ) -> None:
+        if root is not None:
+            raise ValueError(
+                f"data.root={root} is set, but data=synthetic generates its own audio into the "
+                "data cache (paths.data_dir). To train on your folder, add data=folder: "
+                f"python -m audiofsl.train data=folder data.root={root}"
+            )
         super().__init__(
             sample_rate=sample_rate,
             clip_seconds=clip_seconds,
             split=ClassSplit(ratios=split_ratios, sizes=split_sizes, seed=split_seed),
             train_sampler=train_sampler,
+            eval_needs=eval_needs,
             eval_episode=eval_episode,
             seed=seed,
             num_workers=num_workers,
             eval_batch_size=eval_batch_size,
             cache_audio=cache_audio,
+            min_clip_seconds=min_clip_seconds,
         )
-        self.root = Path(root)
+        self.cache_dir = Path(cache_dir)
         self.n_classes = n_classes
         self.clips_per_class = clips_per_class
         self.generation_seed = generation_seed
@@ -177,7 +202,7 @@ class SyntheticDataModule(AudioDataModule):
 
     def _generate(self) -> Path:
         return generate_synthetic_dataset(
-            self.root,
+            self.cache_dir,
             n_classes=self.n_classes,
             clips_per_class=self.clips_per_class,
             clip_seconds=self.clip_seconds,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+
+from audiofsl.data.feasibility import SplitMinimum
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 
@@ -20,6 +25,11 @@ class ClassSplit:
     is None, and a missing val/test list means an empty split. Otherwise the sorted class names
     are shuffled by ``seed`` and cut into ``sizes`` classes (when given) or ``ratios`` of all
     classes (largest-remainder rounding; classes left over by ``sizes`` are unused).
+
+    A ratio split that leaves a split fewer classes than its episodes draw (``minimum``) is
+    widened, with a warning: val and test get the classes they need, taken from train; when
+    train then falls short, the val split is dropped (no validation) before giving up. Explicit
+    sizes and lists are never changed.
 
     Args:
         train_classes: class names of the train split.
@@ -43,11 +53,14 @@ class ClassSplit:
         lists = (self.train_classes, self.val_classes, self.test_classes)
         return any(names is not None for names in lists)
 
-    def assign(self, class_names: Sequence[str]) -> dict[str, list[str]]:
+    def assign(
+        self, class_names: Sequence[str], minimum: SplitMinimum | None = None
+    ) -> dict[str, list[str]]:
         """Split ``class_names``.
 
         Args:
             class_names: every class found in the data.
+            minimum: classes each split's episodes draw (adapts ratio splits; see above).
 
         Returns:
             {"train": [...], "val": [...], "test": [...]}, each sorted.
@@ -64,6 +77,8 @@ class ClassSplit:
             counts = _check_sizes(self.sizes, len(names))
         else:
             counts = _ratio_counts(self.ratios, len(names))
+            if minimum is not None:
+                counts = _widen_to_minimum(counts, minimum, list(self.ratios))
         order = torch.randperm(len(names), generator=torch.Generator().manual_seed(self.seed))
         shuffled = [names[i] for i in order.tolist()]
         bounds = [0, counts[0], counts[0] + counts[1], sum(counts)]
@@ -122,6 +137,36 @@ def _ratio_counts(ratios: Sequence[float], n_classes: int) -> list[int]:
     for i in by_remainder[: n_classes - sum(counts)]:
         counts[i] += 1
     return counts
+
+
+def _widen_to_minimum(counts: list[int], minimum: SplitMinimum, ratios: list) -> list[int]:
+    """Ratio counts moved so that every split holds the classes its episodes draw."""
+    total, wanted = sum(counts), list(counts)
+    for i in (1, 2):  # val, test: raised to their n_way unless the ratio asks for none
+        need = minimum.of(SPLITS[i])[0]
+        if 0 < wanted[i] < need or (wanted[i] == 0 and ratios[i] > 0):
+            wanted[i] = need
+    wanted[0] = total - wanted[1] - wanted[2]
+    if wanted[0] < minimum.train and wanted[1] > 0:
+        wanted[1], wanted[0] = 0, total - wanted[2]
+    if wanted == counts:
+        return counts
+    if wanted[0] < minimum.train or min(wanted) < 0:
+        test_need, test_setting = minimum.of("test")
+        raise ValueError(
+            f"the {total} classes cannot hold {minimum.train}-way training episodes "
+            f"({minimum.train_setting}) and {test_need}-way test tasks ({test_setting}); lower "
+            f"those n_way settings or add classes."
+        )
+    log.warning(
+        "data.split_ratios=%s gives %s of the %d classes, too few for the episodes "
+        "(%s=%d, %s=%d, %s=%d); using %s instead%s. Set data.split_sizes to choose.",
+        ratios, "/".join(map(str, counts)), total, minimum.train_setting, minimum.train,
+        minimum.val_setting, minimum.val, minimum.test_setting, minimum.test,
+        "/".join(map(str, wanted)),
+        " (no validation split: the last epoch is kept)" if wanted[1] == 0 else "",
+    )  # fmt: skip
+    return wanted
 
 
 def _check_sizes(sizes: Sequence[int], n_classes: int) -> list[int]:

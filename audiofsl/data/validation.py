@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +11,7 @@ from functools import partial
 import torch
 from torch import Tensor
 
-from audiofsl.data.audio_io import AudioLoadError, load_audio
+from audiofsl.data.audio_io import AudioLoadError, display_path, load_audio
 from audiofsl.data.clips import ClipRecord
 
 log = logging.getLogger(__name__)
@@ -22,17 +21,16 @@ SILENCE_PEAK = 1e-4
 _LISTED = 50  # files named in the warning; the rest are counted
 
 
-class SkippedAudioWarning(UserWarning):
-    """Some audio files were left out because they are unreadable or unusable."""
-
-
-def inspect_clip(path: str, sample_rate: int, keep: bool = False) -> tuple[Tensor | None, str]:
+def inspect_clip(
+    path: str, sample_rate: int, keep: bool = False, min_seconds: float = 0.0
+) -> tuple[Tensor | None, str]:
     """Decode one file and say what, if anything, makes it unusable.
 
     Args:
         path: the audio file.
         sample_rate: target sample rate in Hz.
         keep: return the decoded clip of a usable file (else None, to save memory).
+        min_seconds: shorter clips are unusable ("too short").
 
     Returns:
         (float32 [T] clip or None, problem) where problem is "" for a usable file.
@@ -43,6 +41,9 @@ def inspect_clip(path: str, sample_rate: int, keep: bool = False) -> tuple[Tenso
         return None, f"unreadable: {error.reason}"
     if wave.numel() == 0:
         return None, "empty (no samples)"
+    if wave.numel() < min_seconds * sample_rate:
+        seconds = wave.numel() / sample_rate
+        return None, f"too short ({seconds:.3f} s < data.min_clip_seconds={min_seconds:g})"
     if not bool(torch.isfinite(wave).all()):
         return None, "non-finite samples (NaN or inf)"
     peak = float(wave.abs().max())
@@ -52,23 +53,30 @@ def inspect_clip(path: str, sample_rate: int, keep: bool = False) -> tuple[Tenso
 
 
 def validate_records(
-    records: Sequence[ClipRecord], sample_rate: int, keep_audio: bool = False, num_threads: int = 1
+    records: Sequence[ClipRecord],
+    sample_rate: int,
+    keep_audio: bool = False,
+    num_threads: int = 1,
+    min_seconds: float = 0.0,
 ) -> tuple[list[ClipRecord], list[Tensor] | None]:
-    """Decode every file once and leave out the unusable ones, with one warning listing them.
+    """Decode every file once and leave out the unusable ones, with one logged summary.
 
-    A file is unusable when it cannot be decoded, has no samples, holds NaN/inf, or is silent
-    (peak <= :data:`SILENCE_PEAK`).
+    A file is unusable when it cannot be decoded, has no samples, is shorter than
+    ``min_seconds``, holds NaN/inf, or is silent (peak <= :data:`SILENCE_PEAK`). The summary
+    (a warning of this module's logger, so it reaches the run's log file) lists the files and
+    their reasons.
 
     Args:
         records: the clips to check.
         sample_rate: target sample rate in Hz.
         keep_audio: also return the decoded clips of the usable files (to fill a cache).
         num_threads: files decoded in parallel.
+        min_seconds: minimum clip duration in seconds.
 
     Returns:
         The usable records (in order) and, with ``keep_audio``, their float32 [T_i] clips.
     """
-    check = partial(inspect_clip, sample_rate=sample_rate, keep=keep_audio)
+    check = partial(inspect_clip, sample_rate=sample_rate, keep=keep_audio, min_seconds=min_seconds)
     paths = [record.path for record in records]
     if num_threads > 1:
         with ThreadPoolExecutor(max_workers=num_threads) as pool:
@@ -80,17 +88,22 @@ def validate_records(
         (r.path, problem) for r, (_, problem) in zip(records, results, strict=True) if problem
     ]
     if skipped:
-        lines = [f"  {path}: {problem}" for path, problem in skipped[:_LISTED]]
+        lines = [f"  {display_path(path)}: {problem}" for path, problem in skipped[:_LISTED]]
         if len(skipped) > _LISTED:
             lines.append(f"  ... and {len(skipped) - _LISTED} more")
-        warnings.warn(
-            f"skipped {len(skipped)} of {len(records)} audio files that cannot be used:\n"
-            + "\n".join(lines),
-            SkippedAudioWarning,
-            stacklevel=2,
+        log.warning(
+            "skipped %d of %d audio files that cannot be used:\n%s",
+            len(skipped),
+            len(records),
+            "\n".join(lines),
         )
     audio = [wave for wave, problem in results if not problem] if keep_audio else None
     return kept, audio
+
+
+def class_counts(records: Sequence[ClipRecord]) -> Counter:
+    """Clips per class name."""
+    return Counter(record.class_name for record in records)
 
 
 def drop_small_classes(
@@ -127,24 +140,3 @@ def drop_small_classes(
     dropped = set(small)
     keep = [i for i, record in enumerate(records) if record.class_name not in dropped]
     return [records[i] for i in keep], None if audio is None else [audio[i] for i in keep]
-
-
-def require_classes(
-    records: Sequence[ClipRecord], min_classes: int, min_clips: int, split: str, setting: str
-) -> None:
-    """Raise a ValueError naming the split and ``setting`` when fewer than ``min_classes``.
-
-    Args:
-        records: the clips of one split, after :func:`drop_small_classes`.
-        min_classes: classes the split needs (an episode's ``n_way``).
-        min_clips: clips per class that were required, for the message.
-        split: split name, for the message.
-        setting: the setting that fixes ``min_classes`` (e.g. "eval_episode.n_way=5").
-    """
-    n_classes = len({record.class_name for record in records})
-    if n_classes < min_classes:
-        raise ValueError(
-            f"the {split} split has {n_classes} usable classes with at least {min_clips} clips, "
-            f"but {setting} needs {min_classes}; lower it, or give the {split} split more "
-            f"classes (data.split_ratios, data.split_sizes or data.{split}_classes)."
-        )

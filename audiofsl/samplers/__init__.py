@@ -4,6 +4,7 @@ from audiofsl.samplers.collate import EpisodeCollate
 from audiofsl.samplers.crops import WithCropSeeds
 from audiofsl.samplers.episodic import EpisodicBatchSampler, epoch_generator
 from audiofsl.samplers.layout import split_episode
+from audiofsl.samplers.minibatch import ShuffledBatchSampler
 from audiofsl.samplers.specs import EpisodeSpec, MiniBatchSpec
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "EpisodeSpec",
     "EpisodicBatchSampler",
     "MiniBatchSpec",
+    "ShuffledBatchSampler",
     "WithCropSeeds",
     "epoch_generator",
     "split_episode",

@@ -17,9 +17,10 @@ class WithCropSeeds:
 
     Random crops drawn inside the dataset from the global RNG depend on the number of loader
     workers and shift every later random draw of the main process (augmentations included).
-    Here the seeds are drawn in the main process from a generator of (seed, pass number), and
-    the dataset crops ``(index, crop_seed)`` items with a generator of that seed, so a run is
-    the same whatever ``num_workers`` is.
+    Here the seeds are drawn in the main process from a generator of (seed, epoch), and the
+    dataset crops ``(index, crop_seed)`` items with a generator of that seed, so a run is the
+    same whatever ``num_workers`` is, and a resumed run crops as the uninterrupted one. The
+    epoch is the wrapped sampler's ``current_epoch()`` when it has one, else the pass number.
 
     Args:
         batch_sampler: yields lists of dataset indices.
@@ -42,7 +43,8 @@ class WithCropSeeds:
             self.batch_sampler.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        generator = epoch_generator(self.seed, self._passes)
+        epoch = getattr(self.batch_sampler, "current_epoch", None)
+        generator = epoch_generator(self.seed, epoch() if epoch is not None else self._passes)
         self._passes += 1
         for batch in self.batch_sampler:
             seeds = torch.randint(_SEED_BOUND, (len(batch),), generator=generator).tolist()

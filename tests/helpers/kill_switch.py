@@ -1,0 +1,26 @@
+"""A callback that kills its own process with SIGKILL at a given training step (for tests)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import lightning as L
+
+
+class KillAtStep(L.Callback):
+    """SIGKILL this process once ``trainer.global_step`` reaches ``step`` (no cleanup runs).
+
+    Fires once: it first writes ``marker``, and does nothing when the marker exists (so the
+    resumed run, which stores the same callbacks, trains on).
+    """
+
+    def __init__(self, step: int, marker: str) -> None:
+        self.step = step
+        self.marker = Path(marker)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step >= self.step and not self.marker.exists():
+            self.marker.write_text(f"killed at step {trainer.global_step}\n")
+            os.kill(os.getpid(), signal.SIGKILL)
