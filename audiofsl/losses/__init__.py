@@ -1,6 +1,16 @@
-"""Losses (each returns a scalar tensor)."""
+"""Losses (each returns a scalar tensor and names its inputs in ``consumes``)."""
 
+from audiofsl.losses.angular import AngularPrototypicalLoss
 from audiofsl.losses.classification import CrossEntropyLoss, check_logits_labels
 from audiofsl.losses.prototypical import PrototypicalLoss
+from audiofsl.losses.prototypical_contrastive import PrototypicalContrastiveLoss
+from audiofsl.losses.relation import RelationMSELoss
 
-__all__ = ["CrossEntropyLoss", "PrototypicalLoss", "check_logits_labels"]
+__all__ = [
+    "AngularPrototypicalLoss",
+    "CrossEntropyLoss",
+    "PrototypicalContrastiveLoss",
+    "PrototypicalLoss",
+    "RelationMSELoss",
+    "check_logits_labels",
+]

@@ -40,6 +40,8 @@ class CrossEntropyLoss(nn.Module):
         label_smoothing: Mass in ``[0, 1)`` spread uniformly over all classes.
     """
 
+    consumes: tuple[str, ...] = ("logits", "labels")
+
     def __init__(self, label_smoothing: float = 0.0) -> None:
         super().__init__()
         if not 0.0 <= label_smoothing < 1.0:

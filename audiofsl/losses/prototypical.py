@@ -16,6 +16,8 @@ class PrototypicalLoss(nn.Module):
     computed in float32. Leading task dims are flattened, averaging over all queries.
     """
 
+    consumes: tuple[str, ...] = ("logits", "labels")
+
     def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
         """Scalar loss.
 
