@@ -1,12 +1,21 @@
 """Build the library's objects from a composed configuration (used by the entry points).
 
-Every run stores its resolved configuration as ``config.yaml`` in the run directory and inside
-each checkpoint, so :func:`load_run` can rebuild the exact model and data from either.
+A method's config owns its parts: every entry of ``cfg.method`` that is an object config
+(``_target_``) is built, in the order the method config lists them, and handed to the method's
+constructor under its key. Dimensions follow the objects: a part's config may read a property of
+a part built before it with the ``${part:NAME.ATTRIBUTE}`` resolver, e.g. an encoder's
+``n_features: ${part:frontend.n_features}`` or a head's ``in_dim: ${part:encoder.out_dim}``.
+Values known only after data setup reach the config through :func:`fill_data_dependent`.
+
+Every run stores its resolved configuration (those dimensions written out as numbers) as
+``config.yaml`` in the run directory and inside each checkpoint, so :func:`load_run` can rebuild
+the exact model and data from either.
 """
 
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +31,32 @@ log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.yaml"
 CHECKPOINT_CONFIG_KEY = "audiofsl_config"
+
+_BUILT_PARTS: ContextVar[dict[str, Any] | None] = ContextVar("audiofsl_built_parts", default=None)
+
+
+def _resolve_part(path: str) -> Any:
+    """``${part:encoder.out_dim}``: an attribute of a part already built for the method."""
+    parts = _BUILT_PARTS.get()
+    name, _, attributes = path.partition(".")
+    if parts is None:
+        raise ValueError(
+            f"${{part:{path}}} is only known while audiofsl.composition.build_method builds the "
+            "method's parts; build the method (or give the value explicitly) instead."
+        )
+    if name not in parts:
+        raise ValueError(
+            f"${{part:{path}}}: the part '{name}' is not built yet (built so far: "
+            f"{list(parts)}); in the method config, list '{name}' before the parts that use it."
+        )
+    value = parts[name]
+    for attribute in filter(None, attributes.split(".")):
+        value = getattr(value, attribute)
+    return value
+
+
+if not OmegaConf.has_resolver("part"):
+    OmegaConf.register_new_resolver("part", _resolve_part)
 
 
 def partial_of(node: DictConfig) -> Any:
@@ -81,22 +116,34 @@ def fill_data_dependent(cfg: DictConfig, datamodule: Any) -> None:
 
 
 def build_method(cfg: DictConfig, evaluation: EvaluationProtocol | None = None) -> FewShotMethod:
-    """Instantiate the parts, then the method that wires them together."""
-    parts = {
-        name: instantiate(cfg[name], _convert_="all")
-        for name in ("frontend", "augmentation", "encoder", "head", "loss")
-    }
+    """Build the method's parts in the order its config lists them, then the method.
+
+    Also stores the resolved configuration (dimensions as numbers) in ``method.run_config``.
+    """
     evaluation = evaluation if evaluation is not None else build_evaluation(cfg)
-    method = partial_of(cfg.method)(**parts, evaluation=evaluation)
-    method.run_config = OmegaConf.to_container(cfg, resolve=True)
+    parts: dict[str, Any] = {}
+    token = _BUILT_PARTS.set(parts)
+    try:
+        settings = {}
+        for key in cfg.method:
+            node = cfg.method[key]
+            if OmegaConf.is_dict(node) and "_target_" in node:
+                parts[key] = instantiate(node, _convert_="all")
+            else:
+                settings[key] = node
+        method = partial_of(OmegaConf.create(settings))(**parts, evaluation=evaluation)
+        method.run_config = OmegaConf.to_container(cfg, resolve=True)
+    finally:
+        _BUILT_PARTS.reset(token)
     return method
 
 
-def save_config(cfg: DictConfig, run_dir: str | Path) -> Path:
-    """Write the resolved configuration into ``run_dir/config.yaml``."""
+def save_config(cfg: DictConfig | dict, run_dir: str | Path) -> Path:
+    """Write the resolved configuration (e.g. ``method.run_config``) into ``run_dir``."""
     path = Path(run_dir) / CONFIG_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(OmegaConf.create(OmegaConf.to_container(cfg, resolve=True)), path)
+    container = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else cfg
+    OmegaConf.save(OmegaConf.create(container), path)
     return path
 
 

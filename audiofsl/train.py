@@ -139,9 +139,9 @@ def run_training(cfg: DictConfig) -> dict:
     datamodule.prepare_data()
     datamodule.setup(None)
     fill_data_dependent(cfg, datamodule)
-    save_config(strip_run_control(cfg), output_dir)
     evaluation = build_evaluation(cfg)
     model = build_method(strip_run_control(cfg), evaluation)
+    save_config(model.run_config, output_dir)
     trainer = build_trainer(cfg, has_validation=datamodule.val_set is not None)
     if ckpt_path and checkpoint_run_dir(ckpt_path) == output_dir.resolve():
         log.info("resuming from %s (%d logged rows kept)", ckpt_path,

@@ -9,6 +9,7 @@ from audiofsl.data.folder import apply_class_pattern, read_manifest, scan_folder
 from audiofsl.data.splits import ClassSplit
 from audiofsl.data.synthetic import generate_synthetic_dataset
 from audiofsl.data.validation import validate_records
+from audiofsl.data.windows import WindowDataset, window_starts
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -20,6 +21,7 @@ __all__ = [
     "EpisodeNeed",
     "FolderDataModule",
     "SyntheticDataModule",
+    "WindowDataset",
     "apply_class_pattern",
     "fit_length",
     "generate_synthetic_dataset",
@@ -27,4 +29,5 @@ __all__ = [
     "read_manifest",
     "scan_folder",
     "validate_records",
+    "window_starts",
 ]

@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 import lightning as L
 import torch
 from lightning.pytorch.accelerators import CUDAAccelerator
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from audiofsl.data.clips import ClipDataset, ClipRecord
 from audiofsl.data.feasibility import (
@@ -20,6 +20,7 @@ from audiofsl.data.feasibility import (
 )
 from audiofsl.data.splits import SPLITS, ClassSplit
 from audiofsl.data.validation import class_counts, drop_small_classes, validate_records
+from audiofsl.data.windows import WindowDataset
 from audiofsl.samplers import (
     EpisodeCollate,
     EpisodeSpec,
@@ -73,6 +74,9 @@ class AudioDataModule(L.LightningDataModule, ABC):
         cache_audio: keep the decoded clips in memory.
         min_clip_seconds: clips shorter than this are reported and left out (they would be
             looped many times into a window).
+        eval_hop_seconds: evaluate every window of each val/test clip, windows of
+            ``clip_seconds`` this far apart (the last one loop-padded); None: one window, the
+            clip's start. Training always draws one random window per clip.
     """
 
     def __init__(
@@ -89,6 +93,7 @@ class AudioDataModule(L.LightningDataModule, ABC):
         eval_batch_size: int = 64,
         cache_audio: bool = True,
         min_clip_seconds: float = 0.1,
+        eval_hop_seconds: float | None = None,
     ) -> None:
         super().__init__()
         _check_int("sample_rate", sample_rate, 1)
@@ -109,6 +114,12 @@ class AudioDataModule(L.LightningDataModule, ABC):
         if not min_clip_seconds >= 0:
             raise ValueError(f"data.min_clip_seconds={min_clip_seconds!r} must be >= 0.")
         self.min_clip_seconds = float(min_clip_seconds)
+        if eval_hop_seconds is not None and not 0 < eval_hop_seconds <= clip_seconds:
+            raise ValueError(
+                f"data.eval_hop_seconds={eval_hop_seconds!r} must lie in (0, data.clip_seconds="
+                f"{clip_seconds}] (or be null for one window per clip)."
+            )
+        self.eval_hop_seconds = eval_hop_seconds
         #: {setting: n_query} for evaluation settings lowered to fit the data (set up splits).
         self.episode_adjustments: dict[str, int] = {}
         self.seed = seed
@@ -236,8 +247,7 @@ class AudioDataModule(L.LightningDataModule, ABC):
         return self._loader(dataset, batch_sampler=WithCropSeeds(batches, self.seed))
 
     def val_dataloader(self) -> DataLoader | list:
-        dataset = self.val_set
-        return [] if dataset is None else self._loader(dataset, batch_size=self.eval_batch_size)
+        return [] if self.val_set is None else self.sequential_dataloader("val")
 
     def test_dataloader(self) -> DataLoader:
         return self.sequential_dataloader("test")
@@ -246,7 +256,8 @@ class AudioDataModule(L.LightningDataModule, ABC):
         return self.sequential_dataloader("test")
 
     def sequential_dataloader(self, split: str) -> DataLoader:
-        """Unshuffled "start"-cropped batches of ``eval_batch_size`` clips of any split."""
+        """Unshuffled evaluation batches of any split: every window (``eval_hop_seconds``) or
+        the "start" crop of each clip, ``eval_batch_size`` at a time."""
         if split not in SPLITS:
             raise ValueError(f"sequential_dataloader: split={split!r} must be one of {SPLITS}.")
         dataset = self._dataset(split)
@@ -255,7 +266,22 @@ class AudioDataModule(L.LightningDataModule, ABC):
                 f"the {split} split has no classes; give it some with data.split_ratios, "
                 f"data.split_sizes or data.{split}_classes."
             )
-        return self._loader(dataset.with_crop("start"), batch_size=self.eval_batch_size)
+        clips = dataset.with_crop("start")
+        if self.eval_hop_seconds is not None:
+            hop = max(1, round(self.eval_hop_seconds * self.sample_rate))
+            clips = WindowDataset(clips, hop=hop)
+        return self._loader(clips, batch_size=self.eval_batch_size)
+
+    def statistics_dataloader(self, max_clips: int = 2000, batch_size: int = 64) -> DataLoader:
+        """A seeded subset of at most ``max_clips`` training clips, "start"-cropped.
+
+        For statistics fitted before training (global feature normalisation): the subset and
+        the crops depend on nothing but the data, and reading them draws from no global RNG.
+        """
+        train = self.train_set.with_crop("start")
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
+        subset = Subset(train, order[:max_clips].tolist())
+        return DataLoader(subset, batch_size=batch_size, generator=torch.Generator().manual_seed(0))
 
     def _loader(self, dataset: ClipDataset, **kwargs) -> DataLoader:
         # Every loader iterator draws a worker base seed; from its own generator, that draw

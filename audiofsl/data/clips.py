@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import soundfile as sf
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from audiofsl.data.audio_io import CROP_MODES, fit_length, load_audio
+from audiofsl.data.audio_io import CROP_MODES, AudioLoadError, display_path, fit_length, load_audio
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,25 @@ class ClipDataset(Dataset):
         start, end = self._offsets[index : index + 2].tolist()
         return self._flat[start:end]
 
+    def num_samples(self, index: int) -> int:
+        """Length of the decoded clip ``index`` in samples at ``sample_rate``, without decoding it.
+
+        From the cache when the clips are cached; otherwise from the file's header (frame count
+        and sample rate), converted with the rounding of :func:`load_audio`'s resampler.
+
+        Raises:
+            AudioLoadError: if the file's header cannot be read.
+        """
+        if self._offsets is not None:
+            return int(self._offsets[index + 1] - self._offsets[index])
+        path = self.records[index].path
+        try:
+            info = sf.info(os.fsencode(path))  # bytes: names that are not UTF-8 open too
+        except (sf.SoundFileError, RuntimeError, OSError, ValueError, TypeError) as error:
+            reason = display_path(str(error)) if str(error) else type(error).__name__
+            raise AudioLoadError(display_path(path), reason) from error
+        return resampled_length(int(info.frames), int(info.samplerate), self.sample_rate)
+
     def __getitem__(self, item: int | tuple[int, int]) -> dict:
         """Clip ``item``, or ``(index, crop_seed)`` to seed its random crop (see WithCropSeeds)."""
         index, generator = item, None
@@ -120,3 +142,19 @@ class ClipDataset(Dataset):
             f"{self.clip_samples} samples at {self.sample_rate} Hz, crop={self.crop!r}, "
             f"cached={self.cached})"
         )
+
+
+def resampled_length(frames: int, orig_freq: int, new_freq: int) -> int:
+    """Samples that ``torchaudio.functional.resample`` returns for ``frames`` input samples.
+
+    It keeps ``ceil(frames * new / old)`` samples (rates divided by their gcd; the ratio is
+    computed in float64, then made a tensor of torch's default dtype, float32, before the
+    ceiling), and never more than its strided convolution yields, ``(frames // old + 1) * new``.
+    The same steps are taken here, so that lengths agree with decoding exactly.
+    """
+    if frames == 0 or orig_freq == new_freq:
+        return frames
+    gcd = math.gcd(orig_freq, new_freq)
+    orig, new = orig_freq // gcd, new_freq // gcd
+    target = int(torch.ceil(torch.as_tensor(new * frames / orig)))
+    return min(target, (frames // orig + 1) * new)

@@ -43,6 +43,7 @@ class FolderDataModule(AudioDataModule):
         eval_episode: one evaluation episode for val and test (see :class:`AudioDataModule`).
         seed: seed of the training sampler.
         min_clip_seconds: shorter clips are reported and left out.
+        eval_hop_seconds: evaluate every window of each clip (see :class:`AudioDataModule`).
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class FolderDataModule(AudioDataModule):
         eval_episode: EpisodeSpec | None = None,
         seed: int = 0,
         min_clip_seconds: float = 0.1,
+        eval_hop_seconds: float | None = None,
     ) -> None:
         if root is None and manifest is None:
             raise ValueError(
@@ -88,6 +90,7 @@ class FolderDataModule(AudioDataModule):
             eval_batch_size=eval_batch_size,
             cache_audio=cache_audio,
             min_clip_seconds=min_clip_seconds,
+            eval_hop_seconds=eval_hop_seconds,
         )
         self.root = None if root is None else Path(root)
         self.manifest = None if manifest is None else Path(manifest)
@@ -145,6 +148,10 @@ class SyntheticDataModule(AudioDataModule):
         eval_needs: evaluation episodes per split (see :class:`AudioDataModule`).
         min_clip_seconds: shorter clips are reported and left out.
         root: must be None (see above).
+        clip_seconds_range: generate clips of seeded random lengths in this range (seconds)
+            instead of ``clip_seconds`` each; training and evaluation still use windows of
+            ``clip_seconds``.
+        eval_hop_seconds: evaluate every window of each clip (see :class:`AudioDataModule`).
     """
 
     def __init__(
@@ -168,6 +175,8 @@ class SyntheticDataModule(AudioDataModule):
         eval_needs: dict[str, list[EpisodeNeed]] | None = None,
         min_clip_seconds: float = 0.1,
         root: str | os.PathLike | None = None,
+        clip_seconds_range: tuple[float, float] | None = None,
+        eval_hop_seconds: float | None = None,
     ) -> None:
         if root is not None:
             raise ValueError(
@@ -187,8 +196,10 @@ class SyntheticDataModule(AudioDataModule):
             eval_batch_size=eval_batch_size,
             cache_audio=cache_audio,
             min_clip_seconds=min_clip_seconds,
+            eval_hop_seconds=eval_hop_seconds,
         )
         self.cache_dir = Path(cache_dir)
+        self.clip_seconds_range = clip_seconds_range
         self.n_classes = n_classes
         self.clips_per_class = clips_per_class
         self.generation_seed = generation_seed
@@ -208,4 +219,5 @@ class SyntheticDataModule(AudioDataModule):
             clip_seconds=self.clip_seconds,
             sample_rate=self.sample_rate,
             seed=self.generation_seed,
+            clip_seconds_range=self.clip_seconds_range,
         )

@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -195,14 +196,24 @@ def _is_complete(directory: Path, settings: dict) -> bool:
     return len(paths) == expected and all(path.is_file() for path in paths)
 
 
+def _clip_samples(settings: dict, c: int, i: int) -> int:
+    """Length in samples of clip ``i`` of class ``c``: fixed, or drawn from its own generator."""
+    sample_rate = settings["sample_rate"]
+    if "clip_seconds_range" not in settings:
+        return round(settings["clip_seconds"] * sample_rate)
+    low, high = settings["clip_seconds_range"]
+    seconds = np.random.default_rng([settings["seed"], c, i + 1, 1]).uniform(low, high)
+    return round(seconds * sample_rate)
+
+
 def _write_class(directory: Path, settings: dict, c: int) -> list[tuple[str, str]]:
     """Renders and writes the clips of class ``c``; returns their manifest rows."""
     name, sample_rate, seed = f"class_{c:03d}", settings["sample_rate"], settings["seed"]
-    n_samples = round(settings["clip_seconds"] * sample_rate)
     recipe = _draw_recipe(np.random.default_rng([seed, c]))
     (directory / "audio" / name).mkdir(parents=True)
     rows = []  # (path relative to the manifest, class name)
     for i in range(settings["clips_per_class"]):
+        n_samples = _clip_samples(settings, c, i)
         wave = _render_clip(recipe, np.random.default_rng([seed, c, i + 1]), n_samples, sample_rate)
         rel = f"audio/{name}/clip_{i:03d}.wav"
         pcm = np.round(wave * 32767).astype(np.int16)
@@ -237,11 +248,31 @@ def _check_settings(settings: dict) -> None:
             raise ValueError(
                 f"generate_synthetic_dataset: {name}={value!r} must be an integer >= {low}."
             )
+    if "clip_seconds_range" in settings:
+        _check_range(settings["clip_seconds_range"], settings["sample_rate"])
+        return
     seconds = settings["clip_seconds"]
     if not isinstance(seconds, (int, float)) or round(seconds * settings["sample_rate"]) < 16:
         raise ValueError(
             f"generate_synthetic_dataset: clip_seconds={seconds!r} must be a number giving at "
             f"least 16 samples at sample_rate={settings['sample_rate']}."
+        )
+
+
+def _check_range(seconds_range: object, sample_rate: int) -> None:
+    numbers = (
+        isinstance(seconds_range, Sequence)
+        and not isinstance(seconds_range, str)
+        and len(seconds_range) == 2
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in seconds_range)
+    )
+    if not numbers or not (
+        round(seconds_range[0] * sample_rate) >= 16 and seconds_range[0] <= seconds_range[1]
+    ):
+        raise ValueError(
+            f"generate_synthetic_dataset: clip_seconds_range={seconds_range!r} must be two "
+            f"numbers (low, high) with low <= high and low giving at least 16 samples at "
+            f"sample_rate={sample_rate}."
         )
 
 
@@ -253,6 +284,7 @@ def generate_synthetic_dataset(
     sample_rate: int = 16000,
     seed: int = 0,
     progress: bool = True,
+    clip_seconds_range: tuple[float, float] | None = None,
 ) -> Path:
     """Generates (once) the synthetic dataset and returns its manifest CSV path.
 
@@ -265,10 +297,15 @@ def generate_synthetic_dataset(
         root: Cache folder (created if missing).
         n_classes: Number of classes (sound recipes), >= 1.
         clips_per_class: Clips rendered per class, >= 1.
-        clip_seconds: Length of every clip in seconds.
+        clip_seconds: Length of every clip in seconds (unused with ``clip_seconds_range``).
         sample_rate: Sample rate of the files in Hz.
         seed: Non-negative seed; the same settings give byte-identical files.
         progress: Show a progress bar while rendering.
+        clip_seconds_range: ``(low, high)`` for clips of varying length: each clip's duration is
+            drawn uniformly in ``[low, high]`` seconds from a generator of its own, seeded by
+            ``(seed, class, clip)``, and the clip is rendered into that many samples. The range
+            replaces ``clip_seconds`` in the settings (and their hash); None keeps fixed-length
+            clips, with the same settings and files as before the option existed.
 
     Returns:
         Path of the manifest CSV.
@@ -279,8 +316,16 @@ def generate_synthetic_dataset(
     names = ("n_classes", "clips_per_class", "clip_seconds", "sample_rate", "seed")
     values = (n_classes, clips_per_class, clip_seconds, sample_rate, seed)
     settings = dict(zip(names, values, strict=True))
+    if clip_seconds_range is not None:
+        # Lengths come from the range: clip_seconds is then left out of the settings and hash.
+        del settings["clip_seconds"]
+        settings["clip_seconds_range"] = clip_seconds_range
     _check_settings(settings)
-    settings.update(version=_GENERATOR_VERSION, clip_seconds=float(clip_seconds))
+    settings["version"] = _GENERATOR_VERSION
+    if clip_seconds_range is None:
+        settings["clip_seconds"] = float(clip_seconds)
+    else:  # a list, as the JSON settings marker reads back
+        settings["clip_seconds_range"] = [float(x) for x in clip_seconds_range]
     root = Path(root)
     target = root / hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     if _is_complete(target, settings):

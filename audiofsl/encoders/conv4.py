@@ -41,6 +41,8 @@ class Conv4(nn.Module):
             )
         self.pooling = pooling
         self.stack = ConvStack(in_channels, n_features, hidden_channels, n_blocks)
+        #: Channels of :meth:`forward_features` (e.g. a relation module's input).
+        self.feature_channels = hidden_channels
         if pooling == "time_mean":
             self.out_dim = hidden_channels * self.stack.out_features
         else:

@@ -59,6 +59,8 @@ class CRNN(nn.Module):
             )
         self.pooling = pooling
         self.stack = ConvStack(in_channels, n_features, hidden_channels, n_blocks)
+        #: Channels of :meth:`forward_features` (e.g. a relation module's input).
+        self.feature_channels = hidden_channels
         self.rnn = RNN_TYPES[rnn_type](
             input_size=hidden_channels * self.stack.out_features,
             hidden_size=rnn_hidden,

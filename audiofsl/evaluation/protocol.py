@@ -1,47 +1,43 @@
-"""The evaluation protocol a method is measured with: which episodes, scored how."""
+"""The evaluation protocol every method is measured with: which episodes, windows combined how."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from torch import Tensor
-
+from audiofsl.evaluation.cache import CachedSplit
 from audiofsl.evaluation.episodes import EpisodeSettings
-from audiofsl.evaluation.fewshot import EMBEDDING_TRANSFORMS, evaluate_embeddings
 from audiofsl.evaluation.statistics import mean_ci
-from audiofsl.heads import DISTANCES
+from audiofsl.evaluation.tasks import Scorer, WindowRules, evaluate_tasks
 
 
 @dataclass
 class EvaluationProtocol:
-    """Validation and test episode settings plus the nearest-prototype scoring rule.
+    """Validation and test episode settings, and how windows of long clips are combined.
 
-    The same protocol (and so the same seeded tasks) is used for every method: episodic
-    methods and the supervised baseline alike are scored by the nearest class mean of their
-    embeddings.
+    The same protocol (and so the same seeded tasks) is used for every method; how a batch of
+    tasks is scored comes from the method (its scorer), what is measured and reported does not.
 
     Attributes:
         val: episodes drawn from the validation classes at each validation epoch.
         test: one or more settings for the test classes; the first is reported as
             ``test/acc``, every one as ``test/<tag>/acc``.
-        distance: distance between queries and prototypes.
-        transform: SimpleShot embedding transform applied before scoring.
+        query_windows: ``"vote"``, ``"mean"`` or ``"mean_embedding"`` (see :class:`WindowRules`).
+        tie_rule: ``"first"``, ``"min_label"`` or ``"max_posterior"``.
+        support_windows: ``"mean"`` or ``"random"``.
+        task_chunk: tasks scored per batched step, at most.
     """
 
     val: EpisodeSettings = field(default_factory=lambda: EpisodeSettings(n_tasks=500))
     test: list[EpisodeSettings] | EpisodeSettings = field(
         default_factory=lambda: [EpisodeSettings(n_tasks=10_000, seed=1)]
     )
-    distance: str = "squared_euclidean"
-    transform: str = "none"
+    query_windows: str = "vote"
+    tie_rule: str = "first"
+    support_windows: str = "mean"
+    task_chunk: int = 1000
 
     def __post_init__(self) -> None:
-        if self.distance not in DISTANCES:
-            raise ValueError(f"evaluation.distance={self.distance!r}: choose one of {DISTANCES}")
-        if self.transform not in EMBEDDING_TRANSFORMS:
-            raise ValueError(
-                f"evaluation.transform={self.transform!r}: choose one of {EMBEDDING_TRANSFORMS}"
-            )
+        self.rules = WindowRules(self.query_windows, self.tie_rule, self.support_windows)
         if not self.test_settings():
             raise ValueError("evaluation.test needs at least one episode setting")
 
@@ -50,31 +46,15 @@ class EvaluationProtocol:
         return [self.test] if isinstance(self.test, EpisodeSettings) else list(self.test)
 
     def evaluate(
-        self,
-        embeddings: Tensor,
-        labels: Tensor,
-        settings: EpisodeSettings,
-        train_mean: Tensor | None = None,
+        self, split: CachedSplit, settings: EpisodeSettings, scorer: Scorer
     ) -> dict[str, float]:
         """Mean accuracy and 95% CI half-width over the seeded tasks of ``settings``.
 
         Args:
-            embeddings: [N, D] embeddings of every clip of the split.
-            labels: [N] their class labels.
+            split: every window of the split, represented and prepared by the method.
             settings: which episodes to draw.
-            train_mean: [D] mean training embedding, for the centring transforms.
+            scorer: the method's ``scorer(support, query) -> logits``.
         """
-        accuracy = evaluate_embeddings(
-            embeddings,
-            labels,
-            settings.n_way,
-            settings.n_shot,
-            settings.n_query,
-            settings.n_tasks,
-            settings.seed,
-            distance=self.distance,
-            transform=self.transform,
-            train_mean=train_mean,
-        )
+        accuracy = evaluate_tasks(split, settings, scorer, self.rules, self.task_chunk)
         mean, ci95 = mean_ci(accuracy)
         return {"acc": mean, "acc_ci95": ci95}

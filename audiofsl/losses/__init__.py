@@ -2,13 +2,16 @@
 
 from audiofsl.losses.angular import AngularPrototypicalLoss
 from audiofsl.losses.classification import CrossEntropyLoss, check_logits_labels
+from audiofsl.losses.composite import CompositeLoss, LossTerm
 from audiofsl.losses.prototypical import PrototypicalLoss
 from audiofsl.losses.prototypical_contrastive import PrototypicalContrastiveLoss
 from audiofsl.losses.relation import RelationMSELoss
 
 __all__ = [
     "AngularPrototypicalLoss",
+    "CompositeLoss",
     "CrossEntropyLoss",
+    "LossTerm",
     "PrototypicalContrastiveLoss",
     "PrototypicalLoss",
     "RelationMSELoss",

@@ -2,6 +2,7 @@
 
 from audiofsl.methods.base import FewShotMethod
 from audiofsl.methods.protonet import ProtoNet
+from audiofsl.methods.relationnet import RelationNet, RelationScorer
 from audiofsl.methods.supervised import Supervised
 
-__all__ = ["FewShotMethod", "ProtoNet", "Supervised"]
+__all__ = ["FewShotMethod", "ProtoNet", "RelationNet", "RelationScorer", "Supervised"]

@@ -8,10 +8,10 @@ from typing import Any
 import lightning as L
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, Subset
 
 from audiofsl.augmentations import AugmentationPipeline
-from audiofsl.evaluation import EpisodeSettings, EvaluationProtocol
+from audiofsl.evaluation import EpisodeSettings, EvaluationCache, EvaluationProtocol
+from audiofsl.losses.composite import CompositeLoss
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
@@ -29,12 +29,16 @@ class FewShotMethod(L.LightningModule):
     the frontend. ``batch["features"]`` is then [V*B, C, F, L] (view-major) and
     ``batch["n_views"]`` is V.
 
-    Validation and test embed every clip of the split once, then score seeded episodes drawn
-    from the cached embeddings with the shared :class:`EvaluationProtocol`, so every method is
-    measured on the same tasks.
+    Validation and test represent every window of every clip of the split once
+    (:meth:`representation`, an embedding unless a method caches something else), then the
+    shared :class:`EvaluationProtocol` draws the seeded episodes, and the method's ``scorer``
+    turns cached support and query representations of many tasks into logits
+    ``[tasks, queries, n_way]``: every method is measured on the same tasks, scored its own way.
 
-    Subclasses implement ``training_step`` and call :meth:`track_train_embeddings` with the
-    embeddings of their training batch (used by the centring transform of the evaluation).
+    Subclasses set ``self.scorer`` (an object with ``prepare(representations, train_mean)`` and
+    ``__call__(support, query)``, e.g. :class:`audiofsl.evaluation.PrototypeScorer`), implement
+    ``training_step``, and call :meth:`track_train_embeddings` with the embeddings of their
+    training batch (for centring transforms at evaluation).
 
     Args:
         frontend: waveform [B, T] -> features [B, C, F, L].
@@ -64,10 +68,11 @@ class FewShotMethod(L.LightningModule):
         #: The resolved run configuration, stored in every checkpoint when set.
         self.run_config: dict | None = None
         self.register_buffer("train_embedding_mean", torch.zeros(encoder.out_dim))
+        self.register_buffer("train_mean_fitted", torch.zeros((), dtype=torch.bool))
         self._train_sum = torch.zeros(encoder.out_dim, dtype=torch.float64)
         self._train_count = 0
-        self._eval_embeddings: list[Tensor] = []
-        self._eval_labels: list[Tensor] = []
+        self._eval_cache = EvaluationCache()
+        self.scorer = None  # set by subclasses
 
     # ----------------------------------------------------------------- data flow
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
@@ -84,6 +89,14 @@ class FewShotMethod(L.LightningModule):
     def embed(self, features: Tensor) -> Tensor:
         """Args: features [B, C, F, L]. Returns: embeddings [B, D]."""
         return self.encoder(features)
+
+    def representation(self, features: Tensor) -> Tensor:
+        """What evaluation caches for each window (default: the embedding).
+
+        Args:
+            features: [B, C, F, L]. Returns: [B, *R] (the scorer's input rows).
+        """
+        return self.embed(features)
 
     @torch.no_grad()
     def embed_audio(self, audio: Tensor) -> Tensor:
@@ -121,19 +134,13 @@ class FewShotMethod(L.LightningModule):
         if self._train_count:
             mean = self._train_sum / self._train_count
             self.train_embedding_mean.copy_(mean.to(self.train_embedding_mean))
+            self.train_mean_fitted.fill_(True)
 
     # ----------------------------------------------------------------- fitting
     def on_fit_start(self) -> None:
         if getattr(self.frontend, "needs_fitting", False):
-            self.frontend.fit_normalization(self._normalization_loader())
-
-    def _normalization_loader(self) -> DataLoader:
-        """A seeded subset of the training clips, for global feature statistics."""
-        # "start" crops: the statistics do not depend on (nor draw from) the global RNG.
-        train_set: Dataset = self.trainer.datamodule.train_set.with_crop("start")
-        generator = torch.Generator().manual_seed(0)
-        order = torch.randperm(len(train_set), generator=generator)[:NORMALIZATION_CLIPS]
-        return DataLoader(Subset(train_set, order.tolist()), batch_size=64)
+            loader = self.trainer.datamodule.statistics_dataloader(NORMALIZATION_CLIPS)
+            self.frontend.fit_normalization(loader)
 
     def configure_optimizers(self) -> Any:
         if self.optimizer_factory is None:
@@ -145,56 +152,49 @@ class FewShotMethod(L.LightningModule):
         scheduler = self.scheduler_factory(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler}}
 
-    def log_loss(self, loss: Tensor | dict[str, Tensor], batch_size: int) -> Tensor:
-        """Log ``train/loss`` (and ``train/loss_<term>`` for dict losses); return the total."""
-        terms = loss if isinstance(loss, dict) else {"loss": loss}
+    def compute_loss(self, loss: CompositeLoss, outputs: dict, batch_size: int) -> Tensor:
+        """Apply ``loss`` to the step's ``outputs``; log ``train/loss`` and every term."""
+        terms = loss(outputs)
         for name, value in terms.items():
+            if name != "loss" and len(terms) == 2:
+                continue  # a single term is the total
             key = "train/loss" if name == "loss" else f"train/loss_{name}"
             self.log(key, value, prog_bar=name == "loss", batch_size=batch_size)
         return terms["loss"]
 
     # ----------------------------------------------------------------- evaluation
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._cache_embeddings(batch)
+        self._eval_cache.add(self.representation(batch["features"]), batch)
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._cache_embeddings(batch)
+        self._eval_cache.add(self.representation(batch["features"]), batch)
 
     def predict_step(self, batch: dict, batch_idx: int) -> dict[str, Tensor]:
         return {"embedding": self.embed(batch["features"]), "label": batch["label"]}
 
-    def _cache_embeddings(self, batch: dict) -> None:
-        self._eval_embeddings.append(self.embed(batch["features"]).float())
-        self._eval_labels.append(batch["label"])
-
     def on_validation_epoch_end(self) -> None:
         if not self.trainer.sanity_checking:
             self._log_episodes("val", [self.evaluation.val])
-        self._clear_cache()
+        self._eval_cache.clear()
 
     def on_test_epoch_end(self) -> None:
         self._log_episodes("test", self.evaluation.test_settings())
-        self._clear_cache()
+        self._eval_cache.clear()
 
     def _log_episodes(self, split: str, settings: list[EpisodeSettings]) -> None:
-        embeddings = torch.cat(self._eval_embeddings)
-        labels = torch.cat(self._eval_labels)
-        train_mean = self.train_embedding_mean if self._train_mean_known() else None
+        if self.scorer is None:
+            raise TypeError(f"{type(self).__name__} sets no scorer; it cannot be evaluated.")
+        cached = self._eval_cache.finalize()
+        train_mean = self.train_embedding_mean if bool(self.train_mean_fitted) else None
+        cached.representations = self.scorer.prepare(cached.representations, train_mean)
         for index, setting in enumerate(settings):
-            result = self.evaluation.evaluate(embeddings, labels, setting, train_mean)
+            result = self.evaluation.evaluate(cached, setting, self.scorer)
             prefixes = [split] if index == 0 else []
             if split == "test":
                 prefixes.append(f"{split}/{setting.tag}")
             for prefix in prefixes:
                 self.log(f"{prefix}/acc", result["acc"], prog_bar=prefix == split)
                 self.log(f"{prefix}/acc_ci95", result["acc_ci95"])
-
-    def _train_mean_known(self) -> bool:
-        return bool(self.train_embedding_mean.abs().sum() > 0)
-
-    def _clear_cache(self) -> None:
-        self._eval_embeddings.clear()
-        self._eval_labels.clear()
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.run_config is not None:

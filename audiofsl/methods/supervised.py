@@ -6,8 +6,10 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
+from audiofsl.evaluation import PrototypeScorer
 from audiofsl.heads import LinearHead
 from audiofsl.losses import CrossEntropyLoss
+from audiofsl.losses.composite import as_composite
 from audiofsl.methods.base import FewShotMethod
 
 HeadFactory = Callable[..., nn.Module]
@@ -19,10 +21,10 @@ class Supervised(FewShotMethod):
     The encoder and a linear classifier over all ``n_classes`` training classes are trained on
     ordinary shuffled mini-batches. The classifier is then discarded: novel classes are
     evaluated on the same seeded few-shot episodes as the episodic methods, by the nearest
-    class mean of the embeddings, optionally after centring on the mean training embedding and
-    L2 normalisation (SimpleShot, Wang et al. 2019, arXiv:1911.04623; set
-    ``evaluation.transform``). This is the "supervised baseline" that episodic methods are
-    compared against (Chen et al., ICLR 2019, "A Closer Look at Few-shot Classification").
+    class mean of the embeddings after centring on the mean training embedding and L2
+    normalisation (SimpleShot CL2N, Wang et al. 2019, arXiv:1911.04623; the ``scorer``). This is
+    the "supervised baseline" that episodic methods are compared against (Chen et al., ICLR
+    2019, "A Closer Look at Few-shot Classification").
 
     Args:
         frontend, encoder, augmentation, optimizer, scheduler, evaluation: see
@@ -30,7 +32,8 @@ class Supervised(FewShotMethod):
         n_classes: number of training classes (filled in from the data when built from config).
         head: factory ``head(in_dim=..., n_classes=...)`` (default :class:`LinearHead`) or a
             ready module.
-        loss: classification loss on the logits (default :class:`CrossEntropyLoss`).
+        loss: a loss on ``logits``/``labels`` or a composite (default cross-entropy).
+        scorer: evaluation scorer (default: nearest prototype on CL2N embeddings).
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class Supervised(FewShotMethod):
         n_classes: int,
         head: HeadFactory | nn.Module | None = None,
         loss: nn.Module | None = None,
+        scorer: PrototypeScorer | None = None,
         **base_kwargs,
     ) -> None:
         super().__init__(frontend, encoder, **base_kwargs)
@@ -51,14 +55,16 @@ class Supervised(FewShotMethod):
         if not isinstance(head, nn.Module):
             head = head(in_dim=encoder.out_dim, n_classes=n_classes)
         self.head = head
-        self.loss = loss if loss is not None else CrossEntropyLoss()
+        self.loss = as_composite(loss if loss is not None else CrossEntropyLoss())
+        self.scorer = scorer if scorer is not None else PrototypeScorer(transform="center_l2")
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         embeddings = self.embed(batch["features"])
         self.track_train_embeddings(embeddings)
         logits = self.head(embeddings)  # [V*B, n_classes]
         labels = batch["label"].repeat(batch["n_views"])
-        loss = self.log_loss(self.loss(logits, labels), batch_size=labels.numel())
+        outputs = {"logits": logits, "labels": labels, "embeddings": embeddings}
+        loss = self.compute_loss(self.loss, outputs, batch_size=labels.numel())
         accuracy = (logits.argmax(-1) == labels).float().mean()
         self.log("train/acc", accuracy, prog_bar=True, batch_size=labels.numel())
         return loss

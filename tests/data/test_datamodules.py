@@ -201,7 +201,7 @@ def test_setup_errors_name_the_setting(tmp_path, root):
 
 
 def fake_generator(calls):
-    def generate(root, n_classes, clips_per_class, clip_seconds, sample_rate, seed):
+    def generate(root, n_classes, clips_per_class, clip_seconds, sample_rate, seed, **_):
         calls.append((n_classes, clips_per_class, clip_seconds, sample_rate, seed))
         lines = ["path,label"] + [
             f"audio/c{c}/clip_{i:02d}.wav,class_{c}" for c in range(8) for i in range(6)

@@ -132,3 +132,63 @@ def test_bad_arguments_raise(tmp_path, name, value):
     with pytest.raises(ValueError, match=name):
         generate_synthetic_dataset(tmp_path, progress=False, **{**SMALL, name: value})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_default_settings_keep_their_cache_folder(tmp_path, monkeypatch):
+    """The settings hash (and so existing caches) does not change without the length range."""
+    monkeypatch.setattr(synthetic, "_write_dataset", lambda directory, settings, progress: None)
+    small = generate_synthetic_dataset(tmp_path, progress=False, **SMALL)
+    default = generate_synthetic_dataset(tmp_path, progress=False)
+    explicit = generate_synthetic_dataset(tmp_path, progress=False, clip_seconds_range=None)
+    assert small.parent.name == "79b5b11c5141ed8e"
+    assert default.parent.name == explicit.parent.name == "75c35596cc09a6c8"
+
+
+def _frames(manifest: Path) -> list[int]:
+    return [sf.info(manifest.parent / row["path"]).frames for row in _rows(manifest)]
+
+
+def test_clip_lengths_vary_within_the_range(tmp_path):
+    varying = {**SMALL, "clips_per_class": 5, "clip_seconds_range": (0.1, 0.4)}
+    manifest = generate_synthetic_dataset(tmp_path / "a", seed=2, progress=False, **varying)
+    frames = _frames(manifest)
+    assert len(frames) == 20 and all(800 <= n <= 3200 for n in frames)
+    assert len(set(frames)) > 15 and max(frames) - min(frames) > 1200  # spread over the range
+    for row in _rows(manifest):  # still audible, finite audio
+        audio, _ = sf.read(manifest.parent / row["path"], dtype="float32")
+        assert np.isfinite(audio).all() and np.sqrt(np.mean(audio**2)) > 1e-3
+    again = generate_synthetic_dataset(tmp_path / "b", seed=2, progress=False, **varying)
+    other = generate_synthetic_dataset(tmp_path / "c", seed=3, progress=False, **varying)
+    assert again.parent.name == manifest.parent.name != other.parent.name
+    assert _audio_bytes(again) == _audio_bytes(manifest)  # deterministic for a seed
+    assert _frames(other) != frames
+
+
+def test_clip_length_range_is_in_the_settings(tmp_path, monkeypatch):
+    monkeypatch.setattr(synthetic, "_write_dataset", lambda directory, settings, progress: None)
+
+    def folder(**kwargs):
+        return generate_synthetic_dataset(tmp_path, progress=False, **{**SMALL, **kwargs}).parent
+
+    ranged = folder(clip_seconds_range=(0.1, 0.4))
+    assert ranged != folder() and ranged != folder(clip_seconds_range=(0.1, 0.5))
+    assert ranged == folder(clip_seconds_range=[0.1, 0.4])  # a list (e.g. from a config) too
+    assert ranged == folder(clip_seconds_range=(0.1, 0.4), clip_seconds=2.0)  # length unused
+
+
+def test_clip_length_range_reuses_a_complete_dataset(tmp_path, monkeypatch):
+    varying = {**SMALL, "clip_seconds_range": (0.1, 0.2)}
+    manifest = generate_synthetic_dataset(tmp_path, progress=False, **varying)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a complete dataset was regenerated")
+
+    monkeypatch.setattr(synthetic, "_write_dataset", fail)
+    assert generate_synthetic_dataset(tmp_path, progress=False, **varying) == manifest
+
+
+@pytest.mark.parametrize("value", [(0.3, 0.2), (0.001, 0.2), (0.1,), "ab", (0.1, None), 0.5])
+def test_bad_clip_length_range_raises(tmp_path, value):
+    with pytest.raises(ValueError, match="clip_seconds_range"):
+        generate_synthetic_dataset(tmp_path, progress=False, **SMALL, clip_seconds_range=value)
+    assert list(tmp_path.iterdir()) == []

@@ -113,7 +113,7 @@ def test_errors_name_the_setting():
         evaluate_embeddings(emb[:5], labels, 4, 2, 3, 1)
     with pytest.raises(ValueError, match="task_chunk"):
         evaluate_embeddings(emb, labels, 4, 2, 3, 1, task_chunk=0)
-    with pytest.raises(ValueError, match="metric"):
+    with pytest.raises(ValueError, match="distance"):
         evaluate_embeddings(emb, labels, 4, 2, 3, 1, distance="manhattan")
     with pytest.raises(ValueError, match="n_way"):
         evaluate_embeddings(emb, labels, 9, 2, 3, 1)

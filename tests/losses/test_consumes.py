@@ -17,4 +17,4 @@ LOSSES = [
 def test_consumes_names_the_forward_arguments(loss_cls):
     parameters = list(inspect.signature(loss_cls.forward).parameters)[1:]
     assert loss_cls.consumes == tuple(parameters)
-    assert loss_cls.consumes in {("support", "query"), ("logits", "labels")}
+    assert loss_cls.consumes in {("support", "query"), ("logits", "labels"), ("scores", "labels")}
