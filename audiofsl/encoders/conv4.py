@@ -15,7 +15,7 @@ class Conv4(nn.Module):
 
     The feature map is pooled so that any clip length works:
     ``"time_mean"`` averages over time and flattens channels x remaining frequency bins
-    (``out_dim = hidden_channels * (n_features // 2**n_blocks)``), keeping the spectral
+    (``out_dim = hidden_channels * F'``), keeping the spectral
     layout; ``"global_mean"`` averages over frequency and time (``out_dim = hidden_channels``).
 
     Args:
@@ -24,6 +24,7 @@ class Conv4(nn.Module):
         hidden_channels: Channels of every block.
         n_blocks: Number of conv blocks.
         pooling: ``"time_mean"`` or ``"global_mean"``.
+        pool: max-pool size of each block over (frequency, time), e.g. ``[3, 3]`` as MetaAudio.
     """
 
     def __init__(
@@ -33,6 +34,7 @@ class Conv4(nn.Module):
         hidden_channels: int = 64,
         n_blocks: int = 4,
         pooling: str = "time_mean",
+        pool: int | tuple[int, int] | list[int] = 2,
     ) -> None:
         super().__init__()
         if pooling not in CONV4_POOLING:
@@ -40,7 +42,7 @@ class Conv4(nn.Module):
                 f"Conv4 pooling={pooling!r} is not supported; choose one of {CONV4_POOLING}."
             )
         self.pooling = pooling
-        self.stack = ConvStack(in_channels, n_features, hidden_channels, n_blocks)
+        self.stack = ConvStack(in_channels, n_features, hidden_channels, n_blocks, pool)
         #: Channels of :meth:`forward_features` (e.g. a relation module's input).
         self.feature_channels = hidden_channels
         if pooling == "time_mean":
@@ -52,10 +54,10 @@ class Conv4(nn.Module):
         """Convolutional feature map.
 
         Args:
-            x: ``[B, in_channels, n_features, L]`` features, ``L >= 2 ** n_blocks``.
+            x: ``[B, in_channels, n_features, L]`` features, ``L >= pool[1] ** n_blocks``.
 
         Returns:
-            ``[B, hidden_channels, n_features // 2**n_blocks, L // 2**n_blocks]``.
+            ``[B, hidden_channels, F', L']``, each axis divided ``n_blocks`` times by its pool.
         """
         return self.stack(x)
 
@@ -63,7 +65,7 @@ class Conv4(nn.Module):
         """Embeds features.
 
         Args:
-            x: ``[B, in_channels, n_features, L]`` features, ``L >= 2 ** n_blocks``.
+            x: ``[B, in_channels, n_features, L]`` features, ``L >= pool[1] ** n_blocks``.
 
         Returns:
             ``[B, out_dim]`` embeddings.

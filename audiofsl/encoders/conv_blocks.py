@@ -7,22 +7,25 @@ from itertools import pairwise
 from torch import Tensor, nn
 
 
-def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
-    """3x3 convolution (padding 1), BatchNorm, ReLU, 2x2 max-pool (Vinyals et al., 2016).
+def conv_block(
+    in_channels: int, out_channels: int, pool: tuple[int, int] = (2, 2)
+) -> nn.Sequential:
+    """3x3 convolution (padding 1), BatchNorm, ReLU, max-pool (Vinyals et al., 2016).
 
     Args:
         in_channels: Input channels.
         out_channels: Output channels.
+        pool: max-pool size (and stride) over (frequency, time); MetaAudio uses (3, 3).
 
     Returns:
-        Block mapping ``[B, in, F, L]`` to ``[B, out, F // 2, L // 2]``.
+        Block mapping ``[B, in, F, L]`` to ``[B, out, F // pool[0], L // pool[1]]``.
     """
     return nn.Sequential(
         # BatchNorm's shift makes a convolution bias redundant.
         nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
-        nn.MaxPool2d(2),
+        nn.MaxPool2d(pool),
     )
 
 
@@ -31,13 +34,19 @@ class ConvStack(nn.Module):
 
     Args:
         in_channels: Channels of the input features.
-        n_features: Frequency bins ``F`` of the input; at least ``2 ** n_blocks``.
+        n_features: Frequency bins ``F`` of the input; at least ``pool[0] ** n_blocks``.
         hidden_channels: Channels of every block.
-        n_blocks: Number of blocks; each halves frequency and time (floor).
+        n_blocks: Number of blocks; each divides frequency and time by the pool size (floor).
+        pool: max-pool size over (frequency, time), or one int for both (default 2).
     """
 
     def __init__(
-        self, in_channels: int, n_features: int, hidden_channels: int, n_blocks: int
+        self,
+        in_channels: int,
+        n_features: int,
+        hidden_channels: int,
+        n_blocks: int,
+        pool: int | tuple[int, int] | list[int] = 2,
     ) -> None:
         super().__init__()
         for name, value in {
@@ -47,28 +56,36 @@ class ConvStack(nn.Module):
         }.items():
             if value < 1:
                 raise ValueError(f"encoder {name} must be >= 1, got {value}.")
-        self.min_size = 2**n_blocks
-        if n_features < self.min_size:
+        pool = (pool, pool) if isinstance(pool, int) else tuple(pool)
+        if len(pool) != 2 or any(not isinstance(p, int) or p < 1 for p in pool):
+            raise ValueError(f"encoder pool={pool!r} must be a positive int or [freq, time].")
+        self.pool = pool
+        self.min_features, self.min_size = pool[0] ** n_blocks, pool[1] ** n_blocks
+        if n_features < self.min_features:
             raise ValueError(
-                f"encoder n_features={n_features} is too small for n_blocks={n_blocks}: each "
-                f"block halves the frequency axis, so n_features must be >= {self.min_size}. "
-                "Use more mel bins/coefficients in the frontend or fewer encoder blocks."
+                f"encoder n_features={n_features} is too small for n_blocks={n_blocks} and "
+                f"pool={list(pool)}: each block divides the frequency axis by {pool[0]}, so "
+                f"n_features must be >= {self.min_features}. Use more mel bins/coefficients "
+                "in the frontend, a smaller pool or fewer encoder blocks."
             )
         self.in_channels = in_channels
         self.n_features = n_features
         self.out_channels = hidden_channels
-        self.out_features = n_features // self.min_size
+        self.out_features = n_features
+        for _ in range(n_blocks):
+            self.out_features //= pool[0]
         channels = [in_channels] + [hidden_channels] * n_blocks
-        self.blocks = nn.Sequential(*(conv_block(a, b) for a, b in pairwise(channels)))
+        self.blocks = nn.Sequential(*(conv_block(a, b, pool) for a, b in pairwise(channels)))
 
     def forward(self, x: Tensor) -> Tensor:
         """Applies the blocks.
 
         Args:
-            x: ``[B, in_channels, n_features, L]`` features, ``L >= 2 ** n_blocks``.
+            x: ``[B, in_channels, n_features, L]`` features, ``L >= pool[1] ** n_blocks``.
 
         Returns:
-            ``[B, hidden_channels, n_features // 2**n_blocks, L // 2**n_blocks]`` feature map.
+            ``[B, hidden_channels, F', L']`` feature map (each axis divided by its pool size
+            ``n_blocks`` times).
         """
         if x.dim() != 4 or x.shape[1] != self.in_channels or x.shape[2] != self.n_features:
             raise ValueError(
@@ -79,6 +96,7 @@ class ConvStack(nn.Module):
         if x.shape[3] < self.min_size:
             raise ValueError(
                 f"encoder input length {x.shape[3]} frames is shorter than the minimum "
-                f"{self.min_size} (2 ** n_blocks); use longer clips or fewer blocks."
+                f"{self.min_size} (pool ** n_blocks); use longer clips, a smaller pool or fewer "
+                "blocks."
             )
         return self.blocks(x)

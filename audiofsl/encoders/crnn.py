@@ -30,6 +30,7 @@ class CRNN(nn.Module):
         rnn_layers: Number of stacked recurrent layers.
         bidirectional: Whether the recurrent layers read both directions.
         pooling: ``"mean"`` or ``"last"``.
+        pool: max-pool size of each block over (frequency, time), e.g. ``[3, 3]`` as MetaAudio.
     """
 
     def __init__(
@@ -43,6 +44,7 @@ class CRNN(nn.Module):
         rnn_layers: int = 1,
         bidirectional: bool = False,
         pooling: str = "mean",
+        pool: int | tuple[int, int] | list[int] = 2,
     ) -> None:
         super().__init__()
         if rnn_type not in RNN_TYPES:
@@ -58,7 +60,7 @@ class CRNN(nn.Module):
                 f"CRNN rnn_hidden and rnn_layers must be >= 1, got {rnn_hidden}, {rnn_layers}."
             )
         self.pooling = pooling
-        self.stack = ConvStack(in_channels, n_features, hidden_channels, n_blocks)
+        self.stack = ConvStack(in_channels, n_features, hidden_channels, n_blocks, pool)
         #: Channels of :meth:`forward_features` (e.g. a relation module's input).
         self.feature_channels = hidden_channels
         self.rnn = RNN_TYPES[rnn_type](
@@ -75,10 +77,10 @@ class CRNN(nn.Module):
         """Convolutional feature map (before the recurrent layer).
 
         Args:
-            x: ``[B, in_channels, n_features, L]`` features, ``L >= 2 ** n_blocks``.
+            x: ``[B, in_channels, n_features, L]`` features, ``L >= pool[1] ** n_blocks``.
 
         Returns:
-            ``[B, hidden_channels, n_features // 2**n_blocks, L // 2**n_blocks]``.
+            ``[B, hidden_channels, F', L']``, each axis divided ``n_blocks`` times by its pool.
         """
         return self.stack(x)
 
@@ -86,7 +88,7 @@ class CRNN(nn.Module):
         """Embeds features.
 
         Args:
-            x: ``[B, in_channels, n_features, L]`` features, ``L >= 2 ** n_blocks``.
+            x: ``[B, in_channels, n_features, L]`` features, ``L >= pool[1] ** n_blocks``.
 
         Returns:
             ``[B, out_dim]`` embeddings.

@@ -72,3 +72,17 @@ def test_errors_name_the_problem():
         Conv4(n_features=128)(torch.randn(2, 1, 64, 32))
     with pytest.raises(ValueError, match="pooling"):
         Conv4(pooling="max")
+
+
+def test_pool_size_per_axis_reproduces_metaaudio_shapes():
+    encoder = Conv4(n_features=128, pool=[3, 3])
+    x = torch.randn(2, 1, 128, 157)
+    # 128 -> 42 -> 14 -> 4 -> 1 bins; 157 -> 52 -> 17 -> 5 -> 1 frames.
+    assert encoder.forward_features(x).shape == (2, 64, 1, 1)
+    assert encoder(x).shape == (2, encoder.out_dim) and encoder.out_dim == 64
+    wide = Conv4(n_features=64, pool=[2, 4], n_blocks=2)
+    assert wide.forward_features(torch.randn(1, 1, 64, 40)).shape == (1, 64, 16, 2)
+    with pytest.raises(ValueError, match=r"pool=\[3, 3\].*>= 81"):
+        Conv4(n_features=64, pool=[3, 3])
+    with pytest.raises(ValueError, match="pool"):
+        Conv4(n_features=64, pool=[0, 2])
