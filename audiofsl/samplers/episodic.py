@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Sampler
 
+from audiofsl.samplers.drawing import ClassTable, draw_episodes
 from audiofsl.samplers.specs import EpisodeSpec
 
 
@@ -28,8 +29,8 @@ class EpisodicBatchSampler(Sampler[list[int]]):
     Each episode draws ``spec.n_way`` distinct classes uniformly, then ``n_shot + n_query``
     distinct clips of each uniformly without replacement (Snell et al. 2017). Episode ``e`` of
     an epoch lists class ``c``'s clips at positions ``c*K .. (c+1)*K - 1`` with
-    ``K = n_shot + n_query``, support first. Sampling is one batched draw per episode: random
-    keys over a padded [classes, max_clips] index table, the K smallest keys per class.
+    ``K = n_shot + n_query``, support first. An epoch's episodes are one batched draw by the
+    algorithm evaluation uses too (:func:`audiofsl.samplers.drawing.draw_episodes`).
 
     The randomness of an epoch comes from a generator seeded by ``(seed, epoch)``: the same
     pair always gives the same episodes, whatever happened before. The epoch is read at the
@@ -63,9 +64,9 @@ class EpisodicBatchSampler(Sampler[list[int]]):
         self.seed = seed
         self.epoch_fn = epoch_fn
         self.epoch = 0
-        self.class_ids, counts, inverse = _count_classes(labels)
+        self.class_ids, counts, _ = _count_classes(labels)
         _check_classes(self.class_ids, counts, spec)
-        self._pool, self._padding = _class_table(inverse, counts)
+        self._table = ClassTable.from_labels(torch.as_tensor(labels))
 
     def set_epoch(self, epoch: int) -> None:
         """Select the episodes of ``epoch`` (used when no ``epoch_fn`` was given)."""
@@ -81,9 +82,8 @@ class EpisodicBatchSampler(Sampler[list[int]]):
         return self.spec.n_episodes
 
     def __iter__(self) -> Iterator[list[int]]:
-        generator = epoch_generator(self.seed, self.current_epoch())
-        for _ in range(self.spec.n_episodes):
-            yield self._episode(generator).reshape(-1).tolist()
+        for episode in self.episodes():
+            yield episode.reshape(-1).tolist()
 
     def episodes(self, epoch: int | None = None) -> Tensor:
         """All episodes of an epoch at once.
@@ -96,16 +96,10 @@ class EpisodicBatchSampler(Sampler[list[int]]):
         """
         epoch = self.current_epoch() if epoch is None else epoch
         generator = epoch_generator(self.seed, epoch)
-        return torch.stack([self._episode(generator) for _ in range(self.spec.n_episodes)])
-
-    def _episode(self, generator: torch.Generator) -> Tensor:
-        """One episode: LongTensor [n_way, n_shot + n_query] of dataset indices."""
-        n_classes, max_clips = self._pool.shape
-        classes = torch.randperm(n_classes, generator=generator)[: self.spec.n_way]
-        keys = torch.rand((self.spec.n_way, max_clips), generator=generator)
-        keys.masked_fill_(self._padding[classes], 2.0)  # padding sorts after every real clip
-        columns = keys.topk(self.spec.clips_per_class, dim=1, largest=False).indices
-        return self._pool[classes.unsqueeze(1), columns]
+        spec = self.spec
+        return draw_episodes(
+            self._table, spec.n_episodes, spec.n_way, spec.clips_per_class, generator
+        )
 
 
 def _count_classes(labels: Sequence[int] | Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -139,15 +133,3 @@ def _check_classes(class_ids: Tensor, counts: Tensor, spec: EpisodeSpec) -> None
             f"but an episode needs n_shot + n_query = {need} ({len(small)} such classes); drop "
             "classes with too few clips before sampling."
         )
-
-
-def _class_table(inverse: Tensor, counts: Tensor) -> tuple[Tensor, Tensor]:
-    """Dataset indices grouped by class, padded: pool [C, max_count] and padding mask [C, max]."""
-    order = torch.argsort(inverse, stable=True)
-    rows = inverse[order]
-    starts = torch.cumsum(counts, 0) - counts
-    columns = torch.arange(len(order)) - starts[rows]
-    pool = torch.zeros((len(counts), int(counts.max())), dtype=torch.long)
-    pool[rows, columns] = order
-    padding = torch.arange(pool.shape[1]).unsqueeze(0) >= counts.unsqueeze(1)
-    return pool, padding

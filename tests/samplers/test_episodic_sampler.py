@@ -104,3 +104,19 @@ def test_bad_seed_epoch_and_spec():
         make().set_epoch(-1)
     with pytest.raises(TypeError, match="EpisodeSpec"):
         EpisodicBatchSampler(LABELS, {"n_way": 3})
+
+
+def test_training_and_evaluation_draw_episodes_with_one_algorithm():
+    from audiofsl.evaluation import sample_episodes
+    from audiofsl.samplers import epoch_generator
+    from audiofsl.samplers.drawing import ClassTable, draw_episodes
+
+    labels = torch.arange(7).repeat_interleave(5)
+    spec = EpisodeSpec(n_way=3, n_shot=2, n_query=1, n_episodes=6)
+    sampler = EpisodicBatchSampler(labels, spec, seed=4)
+    table = ClassTable.from_labels(labels)
+    assert torch.equal(
+        sampler.episodes(epoch=2), draw_episodes(table, 6, 3, 3, epoch_generator(4, 2))
+    )
+    evaluation = sample_episodes(labels, 3, 2, 1, 6, seed=9)
+    assert torch.equal(evaluation, draw_episodes(table, 6, 3, 3, torch.Generator().manual_seed(9)))
