@@ -194,6 +194,21 @@ def test_trained_protonet_beats_the_untrained_encoder(compose_config, data_dir):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("experiment", ["synthetic_relationnet", "synthetic_attention"])
+def test_other_few_shot_methods_learn(compose_config, data_dir, experiment):
+    overrides = [
+        f"+experiment={experiment}", *SMALL_SYNTHETIC, "logger=csv", "sampler.n_episodes=40",
+        "trainer.max_epochs=2", "evaluation.val.n_tasks=50", "evaluation.test.0.n_tasks=300",
+        "frontend.n_mels=64",
+    ]  # fmt: skip
+    trained = run_training(compose_config("train", overrides, data_dir))
+    untrained = run_training(
+        compose_config("train", [*overrides, "trainer.max_epochs=0"], data_dir)
+    )
+    assert trained["test/acc"] > untrained["test/acc"] + 0.05, (trained, untrained)
+
+
+@pytest.mark.slow
 def test_multirun_over_seeds_from_the_command_line(tmp_path, data_dir):
     command = [
         sys.executable, "-m", "audiofsl.train", "-m", "seed=0,1", *TINY,
@@ -226,11 +241,22 @@ def test_global_normalization_is_fitted_on_the_training_classes(compose_config, 
     assert float(norm.mean) < -5.0 and float(norm.std) > 1.0
 
 
-@pytest.mark.parametrize("experiment", ["synthetic_relationnet", "synthetic_cpl", "synthetic_apl"])
+FEW_SHOT_EXPERIMENTS = [
+    "synthetic_relationnet",
+    "synthetic_cpl",
+    "synthetic_apl",
+    # Four views per clip: four times the compute.
+    pytest.param("synthetic_views", marks=pytest.mark.slow),
+    pytest.param("synthetic_attention", marks=pytest.mark.slow),
+    pytest.param("synthetic_attention_apl", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("experiment", FEW_SHOT_EXPERIMENTS)
 def test_each_few_shot_method_trains_and_eval_reproduces_it(compose_config, data_dir, experiment):
     cfg = compose_config("train", [f"+experiment={experiment}", *TINY], data_dir)
-    trained = run_training(cfg)
-    assert 0.2 <= trained["test/acc"] <= 1.0
+    trained = run_training(cfg)  # 10 steps: the plumbing only (learning is tested apart)
+    assert 0.0 < trained["test/acc"] <= 1.0
     evaluated = run_evaluation(compose_config("eval", [f"run_dir={cfg.paths.output_dir}"]))
     assert evaluated["test/acc"] == pytest.approx(trained["test/acc"], abs=1e-6)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import torch
 from torch import Tensor, nn
 
 
@@ -37,6 +38,8 @@ class AugmentationPipeline(nn.Module):
         waveform: Modules applied in order to waveforms ``[B, T]`` (empty: identity).
         spectrogram: Modules applied in order to features ``[B, C, F, L]`` (empty: identity).
         n_views: Number of views per clip (2 for contrastive methods, 1 otherwise).
+        keep_original: view 0 is the clip itself, not augmented (the other views are); as the
+            view-attention model of the prototypical contrastive learning paper uses.
     """
 
     def __init__(
@@ -44,6 +47,7 @@ class AugmentationPipeline(nn.Module):
         waveform: Iterable[nn.Module] | nn.Module | None = (),
         spectrogram: Iterable[nn.Module] | nn.Module | None = (),
         n_views: int = 1,
+        keep_original: bool = False,
     ) -> None:
         super().__init__()
         if int(n_views) != n_views or n_views < 1:
@@ -53,6 +57,9 @@ class AugmentationPipeline(nn.Module):
         self.waveform_augmentations = _module_list(waveform, "waveform")
         self.spectrogram_augmentations = _module_list(spectrogram, "spectrogram")
         self.n_views = int(n_views)
+        self.keep_original = bool(keep_original)
+        if self.keep_original and self.n_views < 2:
+            raise ValueError("AugmentationPipeline keep_original needs n_views >= 2.")
 
     def repeat_views(self, x: Tensor) -> Tensor:
         """Stacks ``n_views`` copies of a batch, view-major.
@@ -101,6 +108,11 @@ class AugmentationPipeline(nn.Module):
             frontend: Module mapping ``[V*B, T]`` waveforms to ``[V*B, C, F, L]`` features.
 
         Returns:
-            ``[n_views * B, C, F, L]`` augmented features, view-major.
+            ``[n_views * B, C, F, L]`` augmented features, view-major (view 0 unaugmented with
+            ``keep_original``).
         """
-        return self.spectrogram(frontend(self.waveform(self.repeat_views(audio))))
+        if not self.keep_original:
+            return self.spectrogram(frontend(self.waveform(self.repeat_views(audio))))
+        others = audio.repeat(self.n_views - 1, *([1] * (audio.dim() - 1)))
+        augmented = self.spectrogram(frontend(self.waveform(others)))
+        return torch.cat([frontend(audio), augmented])

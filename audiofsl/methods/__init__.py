@@ -4,5 +4,13 @@ from audiofsl.methods.base import FewShotMethod
 from audiofsl.methods.protonet import ProtoNet
 from audiofsl.methods.relationnet import RelationNet, RelationScorer
 from audiofsl.methods.supervised import Supervised
+from audiofsl.methods.view_attention import ViewAttentionProtoNet
 
-__all__ = ["FewShotMethod", "ProtoNet", "RelationNet", "RelationScorer", "Supervised"]
+__all__ = [
+    "FewShotMethod",
+    "ProtoNet",
+    "RelationNet",
+    "RelationScorer",
+    "Supervised",
+    "ViewAttentionProtoNet",
+]

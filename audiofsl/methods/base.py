@@ -18,6 +18,8 @@ SchedulerFactory = Callable[..., Any]
 
 #: Clips drawn (seeded) from the training classes to estimate global feature statistics.
 NORMALIZATION_CLIPS = 2000
+#: Base seed of the augmented views of methods that fuse views at evaluation too.
+EVAL_VIEW_SEED = 20_251
 
 
 class FewShotMethod(L.LightningModule):
@@ -73,6 +75,8 @@ class FewShotMethod(L.LightningModule):
         self._train_count = 0
         self._eval_cache = EvaluationCache()
         self.scorer = None  # set by subclasses
+        #: Whether evaluation sees seeded augmented views too (methods that fuse views).
+        self.eval_views = False
 
     # ----------------------------------------------------------------- data flow
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
@@ -80,23 +84,37 @@ class FewShotMethod(L.LightningModule):
         if self._trainer is not None and self.trainer.training:
             features = self.augmentation(audio, self.frontend)
             batch["n_views"] = self.augmentation.n_views
+        elif self.eval_views:
+            features = self._seeded_views(audio, int(batch["index"].min()))
+            batch["n_views"] = self.augmentation.n_views
         else:
             features = self.frontend(audio)
             batch["n_views"] = 1
         batch["features"] = features
         return batch
 
+    def _seeded_views(self, audio: Tensor, first_index: int) -> Tensor:
+        """Augmented views for evaluation, seeded by the batch's first item: the same views in
+        every run, drawn without touching the global random state of training."""
+        devices = [audio.device.index or 0] if audio.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(EVAL_VIEW_SEED + first_index)
+            return self.augmentation(audio, self.frontend)
+
     def embed(self, features: Tensor) -> Tensor:
         """Args: features [B, C, F, L]. Returns: embeddings [B, D]."""
         return self.encoder(features)
 
-    def representation(self, features: Tensor) -> Tensor:
-        """What evaluation caches for each window (default: the embedding).
+    def representation(self, batch: dict) -> Tensor:
+        """What evaluation caches for each window of an evaluation batch (default: embedding).
 
         Args:
-            features: [B, C, F, L]. Returns: [B, *R] (the scorer's input rows).
+            batch: with ``"features"`` [V*B, C, F, L] and ``"n_views"`` V.
+
+        Returns:
+            [B, *R], the rows the scorer reads.
         """
-        return self.embed(features)
+        return self.embed(batch["features"])
 
     @torch.no_grad()
     def embed_audio(self, audio: Tensor) -> Tensor:
@@ -164,10 +182,10 @@ class FewShotMethod(L.LightningModule):
 
     # ----------------------------------------------------------------- evaluation
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_cache.add(self.representation(batch["features"]), batch)
+        self._eval_cache.add(self.representation(batch), batch)
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_cache.add(self.representation(batch["features"]), batch)
+        self._eval_cache.add(self.representation(batch), batch)
 
     def predict_step(self, batch: dict, batch_idx: int) -> dict[str, Tensor]:
         return {"embedding": self.embed(batch["features"]), "label": batch["label"]}

@@ -72,13 +72,13 @@ class RelationNet(FewShotMethod):
         self.loss = as_composite(loss if loss is not None else RelationMSELoss())
         self.scorer = RelationScorer(relation, shot_reduction)
 
-    def representation(self, features: Tensor) -> Tensor:
-        """Args: features [B, C, F, L]. Returns: conv feature maps [B, C', F', L']."""
-        return self.encoder.forward_features(features)
+    def representation(self, batch: dict) -> Tensor:
+        """Conv feature maps [B, C', F', L'] of the batch's features [B, C, F, L]."""
+        return self.encoder.forward_features(batch["features"])
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         n_way, n_shot, n_query = batch["n_way"], batch["n_shot"], batch["n_query"]
-        maps = self.representation(batch["features"])
+        maps = self.representation(batch)
         views = maps.reshape(batch["n_views"], -1, *maps.shape[1:])  # [V, W*(S+Q), C, H, W']
         support, query = split_episode(views, n_way, n_shot, n_query, feature_dims=3)
         logits = self.scorer(support, query.flatten(1, 2)).reshape(-1, n_way)  # [V*W*Q, W]

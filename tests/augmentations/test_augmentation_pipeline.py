@@ -73,3 +73,18 @@ def test_rejects_bad_arguments():
         AugmentationPipeline(n_views=0)
     with pytest.raises(ValueError, match=r"spectrogram\[1\]"):
         AugmentationPipeline(spectrogram=[AddOne(), "specaugment"])
+
+
+def test_keep_original_leaves_the_first_view_unaugmented():
+
+    torch.manual_seed(0)
+    frontend = LogMel(sample_rate=8000, n_fft=256, hop_length=128, n_mels=32)
+    masks = SpecAugment(freq_mask_param=8, time_mask_param=4, p=1.0)
+    pipeline = AugmentationPipeline(spectrogram=[masks], n_views=3, keep_original=True)
+    audio = torch.randn(2, 4000)
+    views = pipeline(audio, frontend)
+    assert views.shape[0] == 6
+    assert torch.equal(views[:2], frontend(audio))
+    assert not torch.equal(views[2:4], frontend(audio))
+    with pytest.raises(ValueError, match="keep_original"):
+        AugmentationPipeline(n_views=1, keep_original=True)
