@@ -31,8 +31,10 @@ format: ## Format the code and fix what ruff can fix
 train: ## Train the default experiment (ProtoNet on synthetic audio)
 	$(RUN) -m audiofsl.train
 
-bench: ## Print training episodes/s and evaluation tasks/s as JSON
+bench: ## Print every benchmark's figures and ratios as JSON (peers: pip install -e ".[bench]")
 	$(RUN) benchmarks/throughput.py
+	$(RUN) benchmarks/losses.py
+	$(RUN) benchmarks/augmentations.py
 
 clean: ## Remove caches and run outputs (keeps the data cache)
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info outputs multirun

@@ -1,4 +1,4 @@
-"""SpecAugment frequency and time masking (Park et al., 2019)."""
+"""SpecAugment time warping, frequency and time masking (Park et al., 2019)."""
 
 from __future__ import annotations
 
@@ -32,14 +32,49 @@ def random_band_mask(
     return inside.any(dim=1)
 
 
-class SpecAugment(nn.Module):
-    """Frequency and time masking of SpecAugment (Park et al., 2019), batched.
+def time_warp(features: Tensor, center: Tensor, distance: Tensor) -> Tensor:
+    """Warps features along time, piecewise linearly, one warp per example.
 
-    Every example gets its own ``n_freq_masks`` frequency bands of width
-    ``f ~ U{0, ..., freq_mask_param}`` and ``n_time_masks`` time bands of width
-    ``t ~ U{0, ..., time_mask_param}`` at uniformly random positions; the bands are set to
-    ``mask_value`` (0 suits standardised features, whose mean is 0). Each example is
-    augmented with probability ``p``. The same bands apply to all channels of an example.
+    Frame ``c`` of example ``i`` moves to ``c + w`` (``c = center[i]``, ``w = distance[i]``):
+    the frames ``[0, c]`` are stretched or squeezed onto ``[0, c + w]`` and the frames
+    ``[c, L - 1]`` onto ``[c + w, L - 1]``, with linear interpolation between frames (the
+    time warp of Park et al., 2019, as a piecewise-linear map of the time axis alone). The
+    first and last frames stay in place; ``w = 0`` returns the example unchanged.
+
+    Args:
+        features: ``[B, C, F, L]`` features.
+        center: ``[B]`` warp centres, in ``(0, L - 1)``.
+        distance: ``[B]`` warp distances, with ``0 < c + w < L - 1``.
+
+    Returns:
+        ``[B, C, F, L]`` warped features, same dtype.
+    """
+    batch_size, channels, n_freq, n_time = features.shape
+    end = float(n_time - 1)
+    c, w = center.float()[:, None], distance.float()[:, None]
+    j = torch.arange(n_time, device=features.device, dtype=torch.float32)
+    left = j * (c / (c + w))
+    right = c + (j - c - w) * ((end - c) / (end - c - w))
+    source = torch.where(j < c + w, left, right).clamp(0.0, end)
+    source = torch.where(w == 0, j, source)  # [B, L]
+    first = source.floor().long().clamp_max(n_time - 2)
+    weight = (source - first).to(features.dtype)
+    index = first[:, None, None, :].expand(batch_size, channels, n_freq, n_time)
+    low, high = features.gather(3, index), features.gather(3, index + 1)
+    return torch.lerp(low, high, weight[:, None, None, :].expand_as(low))
+
+
+class SpecAugment(nn.Module):
+    """Time warping, frequency and time masking of SpecAugment (Park et al., 2019), batched.
+
+    With ``time_warp = W > 0`` each augmented example is first warped along time
+    (:func:`time_warp`): a centre ``c`` uniform in ``[W, L - 1 - W]`` moves by ``w`` uniform
+    in ``[-W, W]`` frames (W is reduced to fit short spectrograms). Every example gets its own
+    ``n_freq_masks`` frequency bands of width ``f ~ U{0, ..., freq_mask_param}`` and
+    ``n_time_masks`` time bands of width ``t ~ U{0, ..., time_mask_param}`` at uniformly
+    random positions; the bands are set to ``mask_value`` (0 suits standardised features,
+    whose mean is 0). Each example is augmented (warped and masked) with probability ``p``.
+    The same warp and bands apply to all channels of an example.
     Applied whenever called: the caller decides when (training only). Uses the global torch
     RNG on the input's device, so ``torch.manual_seed`` makes it reproducible.
 
@@ -50,6 +85,7 @@ class SpecAugment(nn.Module):
         n_time_masks: Time bands per example.
         p: Probability that an example is augmented at all.
         mask_value: Value written inside the bands.
+        time_warp: Largest warp distance ``W`` in frames (0: no warping).
     """
 
     def __init__(
@@ -60,6 +96,7 @@ class SpecAugment(nn.Module):
         n_time_masks: int = 1,
         p: float = 1.0,
         mask_value: float = 0.0,
+        time_warp: int = 0,
     ) -> None:
         super().__init__()
         for name, value in {
@@ -67,6 +104,7 @@ class SpecAugment(nn.Module):
             "time_mask_param": time_mask_param,
             "n_freq_masks": n_freq_masks,
             "n_time_masks": n_time_masks,
+            "time_warp": time_warp,
         }.items():
             if int(value) != value or value < 0:
                 raise ValueError(f"SpecAugment {name} must be a non-negative integer, got {value}.")
@@ -78,8 +116,16 @@ class SpecAugment(nn.Module):
         self.n_time_masks = int(n_time_masks)
         self.p = float(p)
         self.mask_value = float(mask_value)
+        self.time_warp = int(time_warp)
 
-    def masks(self, batch_size: int, n_freq: int, n_time: int, device: torch.device) -> Tensor:
+    def masks(
+        self,
+        batch_size: int,
+        n_freq: int,
+        n_time: int,
+        device: torch.device,
+        applied: Tensor | None = None,
+    ) -> Tensor:
         """Draws the masks for one batch.
 
         Args:
@@ -87,6 +133,7 @@ class SpecAugment(nn.Module):
             n_freq: Number of frequency bins ``F``.
             n_time: Number of frames ``L``.
             device: Device of the returned mask.
+            applied: ``[B]`` bool mask of the augmented examples (default: drawn with ``p``).
 
         Returns:
             ``[B, 1, F, L]`` bool mask, True where the features are replaced.
@@ -94,9 +141,31 @@ class SpecAugment(nn.Module):
         freq = random_band_mask(batch_size, n_freq, self.freq_mask_param, self.n_freq_masks, device)
         time = random_band_mask(batch_size, n_time, self.time_mask_param, self.n_time_masks, device)
         mask = freq[:, :, None] | time[:, None, :]
-        if self.p < 1.0:
-            mask = mask & (torch.rand(batch_size, 1, 1, device=device) < self.p)
+        if applied is None and self.p < 1.0:
+            applied = torch.rand(batch_size, device=device) < self.p
+        if applied is not None:
+            mask = mask & applied[:, None, None]
         return mask.unsqueeze(1)
+
+    def warp(self, features: Tensor, applied: Tensor | None = None) -> Tensor:
+        """Time-warps each augmented example by its own random distance.
+
+        Args:
+            features: ``[B, C, F, L]`` features.
+            applied: ``[B]`` bool mask of the examples to warp (default: all).
+
+        Returns:
+            ``[B, C, F, L]`` warped features (unchanged when ``L`` is too short to warp).
+        """
+        batch_size, n_time, device = features.shape[0], features.shape[-1], features.device
+        width = min(self.time_warp, (n_time - 2) // 2)
+        if width < 1:
+            return features
+        center = width + torch.rand(batch_size, device=device) * (n_time - 1 - 2 * width)
+        distance = (2 * torch.rand(batch_size, device=device) - 1) * width
+        if applied is not None:
+            distance = distance * applied
+        return time_warp(features, center, distance)
 
     def forward(self, features: Tensor) -> Tensor:
         """Masks random frequency and time bands.
@@ -114,12 +183,17 @@ class SpecAugment(nn.Module):
         if self.p == 0.0:
             return features
         batch_size, _, n_freq, n_time = features.shape
-        mask = self.masks(batch_size, n_freq, n_time, features.device)
+        applied = None
+        if self.time_warp > 0:  # (without warping, the draws are those of earlier versions)
+            if self.p < 1.0:
+                applied = torch.rand(batch_size, device=features.device) < self.p
+            features = self.warp(features, applied)
+        mask = self.masks(batch_size, n_freq, n_time, features.device, applied)
         return features.masked_fill(mask, self.mask_value)
 
     def extra_repr(self) -> str:
         return (
             f"freq_mask_param={self.freq_mask_param}, time_mask_param={self.time_mask_param}, "
             f"n_freq_masks={self.n_freq_masks}, n_time_masks={self.n_time_masks}, p={self.p}, "
-            f"mask_value={self.mask_value}"
+            f"mask_value={self.mask_value}, time_warp={self.time_warp}"
         )

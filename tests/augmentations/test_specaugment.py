@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from audiofsl.augmentations import SpecAugment
+from audiofsl.augmentations import SpecAugment, time_warp
 
 
 def zero_runs(mask_1d: torch.Tensor) -> list[tuple[int, int]]:
@@ -142,3 +142,57 @@ def test_rejects_bad_settings(kwargs):
 def test_rejects_wrong_rank():
     with pytest.raises(ValueError, match=r"\[B, C, F, L\]"):
         SpecAugment()(torch.ones(2, 16, 16))
+
+
+def reference_warp(features, center, distance):
+    """Loop reference of the piecewise-linear time warp (one example at a time)."""
+    n_time = features.shape[-1]
+    end = n_time - 1
+    out = torch.empty_like(features)
+    for i in range(features.shape[0]):
+        c, w = float(center[i]), float(distance[i])
+        for j in range(n_time):
+            src = j * c / (c + w) if j < c + w else c + (j - c - w) * (end - c) / (end - c - w)
+            lo = min(int(src), n_time - 2)
+            frac = src - lo
+            out[i, ..., j] = (1 - frac) * features[i, ..., lo] + frac * features[i, ..., lo + 1]
+    return out
+
+
+def test_time_warp_matches_the_loop_reference_and_keeps_the_ends():
+    torch.manual_seed(10)
+    features = torch.randn(4, 2, 6, 40)
+    center = torch.tensor([10.0, 20.0, 25.5, 30.0])
+    distance = torch.tensor([3.0, -4.5, 0.0, 2.25])
+    out = time_warp(features, center, distance)
+    torch.testing.assert_close(out, reference_warp(features, center, distance))
+    torch.testing.assert_close(out[..., 0], features[..., 0])
+    torch.testing.assert_close(out[..., -1], features[..., -1])
+    assert torch.equal(out[2], features[2])  # w = 0: unchanged
+
+
+def test_time_warp_moves_the_centre_frame_to_centre_plus_distance():
+    ramp = torch.arange(50.0).expand(3, 1, 1, 50)  # feature value = frame index
+    out = time_warp(ramp, torch.tensor([20.0, 20.0, 30.0]), torch.tensor([5.0, -5.0, 8.0]))
+    assert out[0, 0, 0, 25] == pytest.approx(20.0)
+    assert out[1, 0, 0, 15] == pytest.approx(20.0)
+    assert out[2, 0, 0, 38] == pytest.approx(30.0)
+    assert (out[..., 1:] >= out[..., :-1]).all()  # monotone map
+
+
+def test_specaugment_time_warp_is_per_example_and_follows_p():
+    torch.manual_seed(11)
+    ramp = torch.arange(60.0).expand(200, 1, 4, 60).contiguous()
+    aug = SpecAugment(freq_mask_param=0, time_mask_param=0, time_warp=6, p=0.5)
+    out = aug(ramp)
+    warped = (out != ramp).flatten(1).any(1)
+    assert warped.float().mean() == pytest.approx(0.5, abs=0.1)
+    displacement = (out - ramp).abs().amax(dim=(1, 2, 3))
+    assert displacement.max() <= 6 + 1e-4
+    assert displacement[warped].unique().numel() > 50
+
+
+def test_time_warp_skips_spectrograms_too_short_to_warp():
+    x = torch.randn(2, 1, 8, 3)
+    assert torch.equal(SpecAugment(0, 0, time_warp=5).warp(x), x)
+    assert SpecAugment(0, 0, time_warp=5)(torch.randn(2, 1, 8, 6)).shape == (2, 1, 8, 6)
