@@ -20,7 +20,7 @@ from audiofsl.train import run_training
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
 
 # A small synthetic set and a small, fast model for runs that only check the plumbing.
-SMALL_SYNTHETIC = ["data.n_classes=20", "data.clips_per_class=10", "data.split_sizes=[10,5,5]"]
+SMALL_SYNTHETIC = ["data.n_classes=20", "data.clips_per_class=10", "data.split.sizes=[10,5,5]"]
 TINY = [
     "+debug=fast",
     *SMALL_SYNTHETIC,
@@ -81,7 +81,7 @@ def test_same_seed_gives_the_same_metrics(compose_config, data_dir):
     first = run_training(compose_config("train", TINY, data_dir))
     again = run_training(compose_config("train", TINY, data_dir))
     other = run_training(compose_config("train", [*TINY, "seed=1"], data_dir))
-    workers = run_training(compose_config("train", [*TINY, "data.num_workers=2"], data_dir))
+    workers = run_training(compose_config("train", [*TINY, "data.loader.num_workers=2"], data_dir))
     assert again == first
     assert workers == first  # loader workers change nothing
     assert other["val/acc"] != first["val/acc"]
@@ -116,8 +116,8 @@ def test_training_on_a_folder_of_audio(compose_config, tmp_path):
     overrides = [
         "data=folder",
         f"data.root={root}",
-        "data.clip_seconds=0.5",
-        "data.split_sizes=[3,3,3]",
+        "data.loader.clip_seconds=0.5",
+        "data.split.sizes=[3,3,3]",
         *TINY[4:],
         "sampler.n_way=3",
         "sampler.n_shot=2",
@@ -179,7 +179,7 @@ def test_trained_protonet_beats_the_untrained_encoder(compose_config, data_dir):
     overrides = [
         "data.n_classes=40",
         "data.clips_per_class=20",
-        "data.split_sizes=[25,5,10]",
+        "data.split.sizes=[25,5,10]",
         "sampler.n_episodes=60",
         "trainer.max_epochs=3",
         "evaluation.val.n_tasks=100",
@@ -265,7 +265,7 @@ def test_variable_length_clips_are_evaluated_window_by_window(compose_config, tm
     overrides = [
         *TINY,
         "data.clip_seconds_range=[0.3,1.6]",
-        "data.eval_hop_seconds=0.25",
+        "data.loader.eval_hop_seconds=0.25",
         "evaluation.query_windows=vote",
         "evaluation.tie_rule=max_posterior",
     ]

@@ -143,7 +143,7 @@ def test_a_test_split_too_small_fails_before_training(compose_config, tmp_path):
     write_tone_folder(root, n_classes=10, clips=16)
     cfg = compose_config(
         "train",
-        ["data=folder", f"data.root={root}", "data.split_sizes=[5,3,2]", "evaluation.val.n_way=3"],
+        ["data=folder", f"data.root={root}", "data.split.sizes=[5,3,2]", "evaluation.val.n_way=3"],
     )
     with pytest.raises(ValueError, match=r"test split .*Set evaluation.test\[0\].n_way=2,"):
         run_training(cfg)

@@ -3,41 +3,44 @@
 from __future__ import annotations
 
 import copy
-import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 
 import soundfile as sf
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from audiofsl.data.audio_io import CROP_MODES, AudioLoadError, display_path, fit_length, load_audio
-
-
-@dataclass(frozen=True)
-class ClipRecord:
-    """One audio file and the name of its class."""
-
-    path: str
-    class_name: str
+from audiofsl.data.audio_io import (
+    CROP_MODES,
+    AudioLoadError,
+    crop_offset,
+    display_path,
+    fit_length,
+    load_audio,
+    read_window,
+    resampled_length,
+)
+from audiofsl.data.records import ClipRecord, IndexedClip
 
 
 class ClipDataset(Dataset):
     """Clips of ``clip_seconds`` cut from audio files, with integer class labels.
 
     Item ``i`` is ``{"audio": float32 [T], "label": int, "index": i}`` with
-    ``T = round(clip_seconds * sample_rate)``: the file is decoded to mono at ``sample_rate``
-    and cropped or loop-padded by :func:`fit_length` ("random" crops for training, "start" for
+    ``T = round(clip_seconds * sample_rate)``: a window of the clip, mono at ``sample_rate``,
+    cropped or loop-padded as :func:`fit_length` does ("random" crops for training, "start" for
     deterministic evaluation).
 
     With ``cache_audio`` every full decoded clip is held in memory in one flat tensor (so worker
-    processes share it and each file is read once); ``audio`` hands over clips already decoded
-    (e.g. while validating the files), otherwise they are decoded here.
+    processes share it and each file is read once); ``audio`` hands over clips already decoded,
+    otherwise they are decoded here. Without the cache, clips given as :class:`IndexedClip`
+    (whose frames and sample rate are known) are streamed: only the window's frames are read
+    and resampled (:func:`read_window`), so memory does not grow with the dataset.
 
     Args:
-        records: the clips.
+        records: the clips (:class:`ClipRecord`, or :class:`IndexedClip` to stream windows).
         class_to_index: class name -> label in 0..C-1; every record's class must be present.
         sample_rate: sample rate in Hz.
         clip_seconds: clip length in seconds.
@@ -48,7 +51,7 @@ class ClipDataset(Dataset):
 
     def __init__(
         self,
-        records: Sequence[ClipRecord],
+        records: Sequence[ClipRecord | IndexedClip],
         class_to_index: Mapping[str, int],
         sample_rate: int,
         clip_seconds: float,
@@ -60,10 +63,11 @@ class ClipDataset(Dataset):
             raise ValueError(f"ClipDataset: crop={crop!r} must be one of {CROP_MODES}.")
         if len(records) == 0:
             raise ValueError("ClipDataset: records is empty; a dataset needs at least one clip.")
-        unknown = sorted({r.class_name for r in records} - set(class_to_index))
+        self.infos = [r if isinstance(r, IndexedClip) else None for r in records]
+        self.records = [r.record if isinstance(r, IndexedClip) else r for r in records]
+        unknown = sorted({r.class_name for r in self.records} - set(class_to_index))
         if unknown:
             raise ValueError(f"ClipDataset: classes {unknown[:10]} are not in class_to_index.")
-        self.records = list(records)
         self.sample_rate = int(sample_rate)
         self.clip_samples = max(1, round(clip_seconds * sample_rate))
         self.crop = crop
@@ -73,7 +77,9 @@ class ClipDataset(Dataset):
         self._offsets: Tensor | None = None
         if cache_audio:
             if audio is None:
-                audio = [load_audio(r.path, self.sample_rate) for r in self.records]
+                with ThreadPoolExecutor(max_workers=4) as pool:
+                    paths = [r.path for r in self.records]
+                    audio = list(pool.map(lambda p: load_audio(p, self.sample_rate), paths))
             self._store(audio)
 
     @property
@@ -111,6 +117,8 @@ class ClipDataset(Dataset):
         """
         if self._offsets is not None:
             return int(self._offsets[index + 1] - self._offsets[index])
+        if self.infos[index] is not None:
+            return self.infos[index].num_samples(self.sample_rate)
         path = self.records[index].path
         try:
             info = sf.info(os.fsencode(path))  # bytes: names that are not UTF-8 open too
@@ -125,8 +133,21 @@ class ClipDataset(Dataset):
         if isinstance(item, tuple):
             index, crop_seed = item
             generator = torch.Generator().manual_seed(int(crop_seed))
-        audio = fit_length(self.full_audio(index), self.clip_samples, self.crop, generator)
-        return {"audio": audio, "label": int(self.labels[index]), "index": int(index)}
+        return {"audio": self.window(index, generator), "label": int(self.labels[index]),
+                "index": int(index)}  # fmt: skip
+
+    def window(self, index: int, generator: torch.Generator | None = None) -> Tensor:
+        """float32 [clip_samples]: the crop of clip ``index`` (read alone when streaming)."""
+        info = self.infos[index]
+        if self._flat is not None or info is None:
+            return fit_length(self.full_audio(index), self.clip_samples, self.crop, generator)
+        length = info.num_samples(self.sample_rate)
+        if length < self.clip_samples:
+            return fit_length(self.full_audio(index), self.clip_samples, self.crop, generator)
+        start = crop_offset(length, self.clip_samples, self.crop, generator)
+        wave = read_window(self.records[index].path, self.sample_rate, start, self.clip_samples,
+                           info.sample_rate, info.frames)  # fmt: skip
+        return fit_length(wave, self.clip_samples, "start")
 
     def with_crop(self, crop: str) -> ClipDataset:
         """The same clips (sharing the cache) cropped with another mode."""
@@ -142,19 +163,3 @@ class ClipDataset(Dataset):
             f"{self.clip_samples} samples at {self.sample_rate} Hz, crop={self.crop!r}, "
             f"cached={self.cached})"
         )
-
-
-def resampled_length(frames: int, orig_freq: int, new_freq: int) -> int:
-    """Samples that ``torchaudio.functional.resample`` returns for ``frames`` input samples.
-
-    It keeps ``ceil(frames * new / old)`` samples (rates divided by their gcd; the ratio is
-    computed in float64, then made a tensor of torch's default dtype, float32, before the
-    ceiling), and never more than its strided convolution yields, ``(frames // old + 1) * new``.
-    The same steps are taken here, so that lengths agree with decoding exactly.
-    """
-    if frames == 0 or orig_freq == new_freq:
-        return frames
-    gcd = math.gcd(orig_freq, new_freq)
-    orig, new = orig_freq // gcd, new_freq // gcd
-    target = int(torch.ceil(torch.as_tensor(new * frames / orig)))
-    return min(target, (frames // orig + 1) * new)

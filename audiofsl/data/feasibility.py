@@ -2,7 +2,7 @@
 
 A split must hold ``n_way`` classes with ``n_shot + n_query`` clips each for every episode
 setting drawn from it. Errors name the configuration settings a user can change
-(``sampler.n_way``, ``evaluation.test[0].n_query``, ``data.split_sizes``, ...). For evaluation
+(``sampler.n_way``, ``evaluation.test[0].n_query``, ``data.split.sizes``, ...). For evaluation
 settings, a query count the data cannot fill is lowered (with a warning) rather than failing:
 fewer queries per task change the spread of the per-task accuracies, not what they estimate.
 """
@@ -73,9 +73,14 @@ def fit_needs(split: str, class_counts: Counter, needs: Sequence[EpisodeNeed]) -
             log.warning(
                 "%s.n_query lowered from %d to %d to fit the %s split: its %d-th largest class "
                 "has %d clips, and each task needs n_shot + n_query clips of %d classes",
-                need.setting, need.n_query, room - need.n_shot, split, need.n_way, room,
+                need.setting,
+                need.n_query,
+                room - need.n_shot,
+                split,
                 need.n_way,
-            )  # fmt: skip
+                room,
+                need.n_way,
+            )
             continue
         raise ValueError(_infeasible_message(split, counts, need))
     return lowered
@@ -92,7 +97,7 @@ def _infeasible_message(split: str, counts: list[int], need: EpisodeNeed) -> str
         return (
             f"the {split} split has {sum(c > 0 for c in counts)} usable classes, but training "
             f"by classification ({need.setting}) needs at least {need.n_way}; give it more "
-            "classes (data.split_sizes=[train, val, test] sets the classes per split)."
+            "classes (data.split.sizes=[train, val, test] sets the classes per split)."
         )
     room = counts[need.n_way - 1] if len(counts) >= need.n_way else 0
     if room <= need.n_shot:
@@ -109,7 +114,7 @@ def _infeasible_message(split: str, counts: list[int], need: EpisodeNeed) -> str
         f"the {split} split has {len(counts)} classes, and its {need.n_way}-th largest has "
         f"{room} clips, but {need.setting} (n_way={need.n_way}, n_shot={need.n_shot}, "
         f"n_query={need.n_query}) needs {need.n_way} classes of {need.clips_per_class} clips. "
-        f"Set {fix}, or give the {split} split more classes or clips (data.split_sizes="
+        f"Set {fix}, or give the {split} split more classes or clips (data.split.sizes="
         "[train, val, test] sets the classes per split)."
     )
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from audiofsl.data.audio_io import AUDIO_EXTENSIONS, display_path
-from audiofsl.data.clips import ClipRecord
+from audiofsl.data.records import ClipRecord
 
 log = logging.getLogger(__name__)
 

@@ -124,7 +124,7 @@ class WindowDataset(Dataset):
             path = display_path(self.clips.records[index].path)
             raise ValueError(
                 f"WindowDataset: clip {index} ('{path}') has no samples; leave it out "
-                "(data.min_clip_seconds) before cutting windows."
+                "(data.loader.min_clip_seconds) before cutting windows."
             )
         return window_starts(length, self.window, hop)
 

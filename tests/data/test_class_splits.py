@@ -39,9 +39,9 @@ def test_size_split():
     assignment = ClassSplit(sizes=(5, 2, 3), seed=1).assign(NAMES[:12])
     assert [len(assignment[s]) for s in ("train", "val", "test")] == [5, 2, 3]
     check_partition(assignment, NAMES[:12])
-    with pytest.raises(ValueError, match="split_sizes"):
+    with pytest.raises(ValueError, match="split.sizes"):
         ClassSplit(sizes=(10, 2, 3)).assign(NAMES[:12])
-    with pytest.raises(ValueError, match="split_sizes"):
+    with pytest.raises(ValueError, match="split.sizes"):
         ClassSplit(sizes=(1.5, 2, 3)).assign(NAMES[:12])
 
 
@@ -54,19 +54,23 @@ def test_explicit_lists_and_default_train():
 
 
 def test_explicit_list_errors_name_the_setting():
-    with pytest.raises(ValueError, match=r"data.val_classes names unknown classes \['zebra'\]"):
+    with pytest.raises(
+        ValueError, match=r"data.split.val_classes names unknown classes \['zebra'\]"
+    ):
         ClassSplit(val_classes=["zebra"]).assign(["a", "b"])
-    with pytest.raises(ValueError, match=r"data.train_classes and data.test_classes share.*'a'"):
+    with pytest.raises(
+        ValueError, match=r"data.split.train_classes and data.split.test_classes share.*'a'"
+    ):
         ClassSplit(train_classes=["a"], test_classes=["a", "b"]).assign(["a", "b"])
     with pytest.raises(ValueError, match="more than once"):
         ClassSplit(test_classes=["a", "a"]).assign(["a", "b"])
     with pytest.raises(ValueError, match="list of class names"):
         ClassSplit(test_classes="a").assign(["a", "b"])
-    with pytest.raises(ValueError, match="split_sizes cannot be combined"):
+    with pytest.raises(ValueError, match="split.sizes cannot be combined"):
         ClassSplit(test_classes=["a"], sizes=(1, 0, 1)).assign(["a", "b"])
 
 
 @pytest.mark.parametrize("ratios", [(0.5, 0.5), (0.8, 0.3, -0.1), (0.5, 0.2, 0.2)])
 def test_bad_ratios(ratios):
-    with pytest.raises(ValueError, match="data.split_ratios"):
+    with pytest.raises(ValueError, match="data.split.ratios"):
         ClassSplit(ratios=ratios).assign(NAMES)

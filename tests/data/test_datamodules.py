@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import audiofsl.data.datamodules as datamodules
-from audiofsl.data import FolderDataModule, SyntheticDataModule
+from audiofsl.data import ClassSplit, FolderDataModule, LoaderSettings, SyntheticDataModule
 from audiofsl.samplers import EpisodeSpec, EpisodicBatchSampler, MiniBatchSpec
 
 TRAIN = EpisodeSpec(n_way=3, n_shot=2, n_query=2, n_episodes=4)
@@ -16,17 +16,20 @@ CLASSES = {f"c{i}": 6 for i in range(8)}
 SPLIT = {"train_classes": ["c0", "c1", "c2", "c3"], "val_classes": ["c4", "c5"]}
 
 
+LOADER_KEYS = {"sample_rate", "clip_seconds", "eval_batch_size", "cache_mb", "num_workers"}
+SPLIT_KEYS = {"train_classes", "val_classes", "test_classes", "sizes", "ratios"}
+
+
 def module(root, **kwargs):
-    settings = {
-        "sample_rate": 8000,
-        "clip_seconds": 0.25,
-        "train_sampler": TRAIN,
-        "eval_episode": EVAL,
-        "eval_batch_size": 5,
-        **SPLIT,
-        "test_classes": ["c6", "c7"],
-    }
-    return FolderDataModule(root, **{**settings, **kwargs})
+    """A FolderDataModule of the test folder; loader and split settings given flat."""
+    loader = {"sample_rate": 8000, "clip_seconds": 0.25, "eval_batch_size": 5}
+    split = {**SPLIT, "test_classes": ["c6", "c7"]}
+    loader.update({k: kwargs.pop(k) for k in list(kwargs) if k in LOADER_KEYS})
+    split.update({k: kwargs.pop(k) for k in list(kwargs) if k in SPLIT_KEYS})
+    settings = {"train_sampler": TRAIN, "eval_episode": EVAL, **kwargs}
+    return FolderDataModule(
+        root, loader=LoaderSettings(**loader), split=ClassSplit(**split), **settings
+    )
 
 
 @pytest.fixture
@@ -114,22 +117,22 @@ def test_lightning_trainer_gets_new_seeded_episodes_every_epoch(root, val_classe
 
 def test_minibatch_training_is_shuffled_and_seeded(root):
     spec = MiniBatchSpec(batch_size=8, drop_last=True)
-    dm = module(root, train_sampler=spec, seed=4, cache_audio=False)
+    dm = module(root, train_sampler=spec, seed=4, cache_mb=0)
     first = [b["index"].tolist() for b in dm.train_dataloader()]
     assert [len(b) for b in first] == [8, 8, 8]
     assert sorted(sum(first, [])) == list(range(24)) and sum(first, []) != list(range(24))
     batch = next(iter(dm.train_dataloader()))
     assert set(batch) == {"audio", "label", "index"} and batch["audio"].shape == (8, 2000)
     assert torch.equal(batch["label"], dm.train_set.labels[batch["index"]])
-    same = module(root, train_sampler=spec, seed=4, cache_audio=False)
+    same = module(root, train_sampler=spec, seed=4, cache_mb=0)
     assert [b["index"].tolist() for b in same.train_dataloader()] == first
-    big = module(root, train_sampler=MiniBatchSpec(batch_size=100), cache_audio=False)
-    with pytest.raises(ValueError, match="train_sampler.batch_size=100"):
+    big = module(root, train_sampler=MiniBatchSpec(batch_size=100), cache_mb=0)
+    with pytest.raises(ValueError, match="sampler.batch_size=100"):
         big.train_dataloader()
 
 
 def test_cache_does_not_change_the_evaluation_clips(root):
-    cached, plain = module(root), module(root, cache_audio=False)
+    cached, plain = module(root), module(root, cache_mb=0)
     assert cached.val_set.cached and not plain.val_set.cached
     for a, b in zip(cached.val_dataloader(), plain.val_dataloader(), strict=True):
         assert torch.equal(a["audio"], b["audio"])
@@ -142,13 +145,10 @@ def test_ratio_split_workers_and_manifest(root, tmp_path):
     (tmp_path / "m.csv").write_text("\n".join(lines))
     dm = FolderDataModule(
         manifest=tmp_path / "m.csv",
-        sample_rate=8000,
-        clip_seconds=0.1,
-        split_sizes=(4, 2, 2),
-        split_seed=1,
+        loader=LoaderSettings(sample_rate=8000, clip_seconds=0.1, num_workers=1),
+        split=ClassSplit(sizes=(4, 2, 2), seed=1),
         train_sampler=TRAIN,
         eval_episode=EVAL,
-        num_workers=1,
     )
     dm.setup()
     assert dm.n_train_classes == 4 and all(n.startswith("k") for n in dm.train_set.class_names)
@@ -172,7 +172,7 @@ def test_unusable_files_give_one_logged_summary_at_setup(root, caplog):
         dm = module(root)
         dm.setup("fit")
     skipped = [r for r in caplog.records if "cannot be used" in r.getMessage()]
-    assert len(skipped) == 1 and "skipped 2 of 26" in skipped[0].getMessage()
+    assert len(skipped) == 1 and "skipped 2 of 50" in skipped[0].getMessage()
     assert "clip_99.wav: unreadable" in skipped[0].getMessage()
     assert len(dm.train_set) == 24
 
@@ -192,9 +192,9 @@ def test_setup_errors_name_the_setting(tmp_path, root):
     one_class = module(root, train_sampler=MiniBatchSpec(4), train_classes=["c0"])
     with pytest.raises(ValueError, match=r"train split has 1 usable.*classification .* 2"):
         one_class.setup("fit")
-    with pytest.raises(ValueError, match="the test split has no classes"):
+    with pytest.raises(ValueError, match="the test split has no clips"):
         module(root, test_classes=None).test_dataloader()
-    with pytest.raises(ValueError, match="data.eval_batch_size"):
+    with pytest.raises(ValueError, match="data.loader.eval_batch_size"):
         module(root, eval_batch_size=0)
     with pytest.raises(TypeError, match="train_sampler"):
         module(root, train_sampler={"n_way": 5})
@@ -219,10 +219,9 @@ def test_synthetic_module_generates_then_reads_the_manifest(root, monkeypatch):
         root.parent,
         n_classes=8,
         clips_per_class=6,
-        clip_seconds=0.25,
-        sample_rate=8000,
         generation_seed=7,
-        split_sizes=(4, 2, 2),
+        loader=LoaderSettings(sample_rate=8000, clip_seconds=0.25),
+        split=ClassSplit(sizes=(4, 2, 2)),
         train_sampler=TRAIN,
         eval_episode=EVAL,
     )
@@ -238,9 +237,8 @@ def test_synthetic_module_with_the_real_generator(tmp_path):
         tmp_path,
         n_classes=10,
         clips_per_class=4,
-        clip_seconds=0.05,
-        min_clip_seconds=0.01,
-        split_ratios=(0.6, 0.2, 0.2),
+        loader=LoaderSettings(clip_seconds=0.05, min_clip_seconds=0.01),
+        split=ClassSplit(ratios=(0.6, 0.2, 0.2)),
         train_sampler=EpisodeSpec(n_way=2, n_shot=2, n_query=2, n_episodes=2),
         eval_episode=EpisodeSpec(n_way=2, n_shot=1, n_query=1),
     )

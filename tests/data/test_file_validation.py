@@ -8,8 +8,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from audiofsl.data import ClipRecord, EpisodeNeed, load_audio, validate_records
+import audiofsl.data.index as index_module
+from audiofsl.data import ClipRecord, EpisodeNeed, index_clips, load_audio
 from audiofsl.data.feasibility import fit_needs, min_clips_to_keep
+from audiofsl.data.index import report_unusable
 from audiofsl.data.validation import drop_small_classes
 
 
@@ -30,59 +32,66 @@ def mixed_records(tmp_path, tone, write_audio):
     return [ClipRecord(str(p), "x") for p in paths], [str(p) for p in good]
 
 
-@pytest.mark.parametrize("num_threads", [1, 3])
-def test_unusable_files_are_skipped_with_one_logged_summary(mixed_records, num_threads, caplog):
+@pytest.mark.parametrize("check", ["quick", "full"])
+def test_indexing_records_each_problem_and_summarises_it(mixed_records, check, caplog):
     records, good = mixed_records
-    with caplog.at_level(logging.WARNING, logger="audiofsl.data.validation"):
-        kept, audio = validate_records(records, 8000, keep_audio=True, num_threads=num_threads)
-    assert [r.path for r in kept] == good
-    assert [torch.equal(a, load_audio(p, 8000)) for a, p in zip(audio, good, strict=True)] == [
-        True
-    ] * 3
+    clips = index_clips(records, check=check, num_threads=2, progress=False)
+    assert [c.record for c in clips] == records
+    assert [c.record.path for c in clips if c.usable] == good
+    reasons = {Path(c.record.path).name: c.problem for c in clips}
+    assert reasons["corrupt.wav"].startswith("unreadable")
+    assert reasons["empty.wav"].startswith("empty")
+    assert reasons["silent.flac"].startswith("silent")
+    assert reasons["nan.wav"].startswith("non-finite")
+    good_clip = next(c for c in clips if c.usable)
+    assert (good_clip.frames, good_clip.sample_rate, good_clip.channels) == (400, 8000, 1)
+    with caplog.at_level(logging.WARNING):
+        report_unusable(clips)
     assert len(caplog.records) == 1
     message = caplog.records[0].getMessage()
-    assert "skipped 4 of 7 audio files" in message
-    for name, reason in [
-        ("corrupt.wav", "unreadable"),
-        ("empty.wav", "empty"),
-        ("silent.flac", "silent"),
-        ("nan.wav", "non-finite"),
-    ]:
-        assert any(name in line and reason in line for line in message.splitlines()), name
+    assert "skipped 4 of 7 audio files" in message and "corrupt.wav: unreadable" in message
 
 
-def test_no_warning_and_no_audio_when_all_files_are_fine(mixed_records, caplog):
+def test_a_truncated_wav_is_found_from_its_header(tmp_path, tone, write_audio):
+    path = write_audio(tmp_path / "cut.wav", tone(300, 1.0, 8000), 8000, "PCM_16")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    (clip,) = index_clips([ClipRecord(str(path), "a")], progress=False)
+    assert clip.problem.startswith("truncated (the header announces")
+
+
+def test_a_second_index_reuses_unchanged_files_and_checks_changed_ones(mixed_records, tmp_path):
     records, good = mixed_records
-    clean = [r for r in records if r.path in good]
-    with caplog.at_level(logging.WARNING):
-        kept, audio = validate_records(clean, 8000)
-    assert kept == clean and audio is None
-    assert not caplog.records
+    index = tmp_path / "index" / "source.csv"
+    first = index_clips(records, index, progress=False)
+    calls = []
+    original = index_module.inspect
+    index_module.inspect = lambda record, check: calls.append(record) or original(record, check)
+    try:
+        assert index_clips(records, index, progress=False) == first
+        assert calls == []  # nothing re-read
+        Path(good[0]).write_bytes(b"now broken")
+        again = index_clips(records, index, progress=False)
+    finally:
+        index_module.inspect = original
+    assert [r.path for r in calls] == [good[0]]
+    assert again[0].problem.startswith("unreadable") and again[1:] == first[1:]
+    assert "path,class_name,labels,fold,split,group,frames" in index.read_text().splitlines()[0]
 
 
-def test_clips_far_shorter_than_the_minimum_are_reported(tmp_path, tone, write_audio, caplog):
-    blip = write_audio(tmp_path / "blip.wav", tone(440, 0.01, 8000), 8000)
-    fine = write_audio(tmp_path / "fine.wav", tone(440, 0.2, 8000), 8000)
-    records = [ClipRecord(str(blip), "a"), ClipRecord(str(fine), "a")]
-    with caplog.at_level(logging.WARNING):
-        kept, _ = validate_records(records, 8000, min_seconds=0.1)
-    assert kept == records[1:]
-    assert "blip.wav: too short (0.010 s < data.min_clip_seconds=0.1)" in caplog.text
-    assert validate_records(records, 8000, min_seconds=0.0)[0] == records
-
-
-def test_file_names_that_are_not_utf8_load_and_print(tmp_path, tone, caplog):
+def test_file_names_that_are_not_utf8_index_load_and_print(tmp_path, tone, caplog):
     raw = os.path.join(os.fsencode(tmp_path), b"caf\xe9.wav")
     sf.write(raw, tone(440, 0.1, 8000), 8000)
     path = os.fsdecode(raw)  # a str with a lone surrogate, as os.listdir returns it
     assert load_audio(path, 8000).shape == (800,)
     broken = os.path.join(os.fsencode(tmp_path), b"bad\xff.wav")
     Path(os.fsdecode(broken)).write_bytes(b"not audio")
+    records = [ClipRecord(path, "a"), ClipRecord(os.fsdecode(broken), "a")]
+    clips = index_clips(records, tmp_path / "index.csv", progress=False)
+    assert clips[0].usable and not clips[1].usable
+    assert index_clips(records, tmp_path / "index.csv", progress=False) == clips  # CSV round trip
     with caplog.at_level(logging.WARNING):
-        kept, _ = validate_records(
-            [ClipRecord(path, "a"), ClipRecord(os.fsdecode(broken), "a")], 8000
-        )
-    assert len(kept) == 1
+        report_unusable(clips)
     assert "bad\ufffd.wav: unreadable" in caplog.text
 
 

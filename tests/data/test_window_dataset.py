@@ -6,8 +6,7 @@ import torch
 import torchaudio.functional as AF
 
 from audiofsl.data import ClipDataset, ClipRecord, load_audio
-from audiofsl.data.audio_io import AudioLoadError
-from audiofsl.data.clips import resampled_length
+from audiofsl.data.audio_io import AudioLoadError, resampled_length
 from audiofsl.data.windows import WindowDataset, loop_window, window_starts
 
 RATE = 8000

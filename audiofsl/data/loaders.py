@@ -1,0 +1,93 @@
+"""The DataLoaders of a data module: episodes or mini-batches, windows, statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from audiofsl.data.clips import ClipDataset
+from audiofsl.data.settings import LoaderSettings
+from audiofsl.data.windows import WindowDataset
+from audiofsl.samplers import (
+    EpisodeCollate,
+    EpisodeSpec,
+    EpisodicBatchSampler,
+    MiniBatchSpec,
+    ShuffledBatchSampler,
+    WithCropSeeds,
+)
+
+
+def make_loader(
+    dataset: Dataset, settings: LoaderSettings, seed: int, pin_memory: bool, **kwargs
+) -> DataLoader:
+    """A DataLoader whose worker seeds come from its own generator.
+
+    Every loader iterator draws a worker base seed; from a dedicated generator, that draw leaves
+    the global RNG (augmentations) alone whatever ``num_workers`` is.
+    """
+    return DataLoader(
+        dataset,
+        generator=torch.Generator().manual_seed(seed),
+        num_workers=settings.num_workers,
+        persistent_workers=settings.num_workers > 0,
+        pin_memory=pin_memory,
+        **kwargs,
+    )
+
+
+def training_loader(
+    dataset: ClipDataset,
+    spec: EpisodeSpec | MiniBatchSpec,
+    settings: LoaderSettings,
+    seed: int,
+    epoch_fn: Callable[[], int] | None,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """Seeded episodes (class-major) or shuffled mini-batches; random crops seeded per item."""
+    if isinstance(spec, EpisodeSpec):
+        sampler = EpisodicBatchSampler(dataset.labels, spec, seed, epoch_fn=epoch_fn)
+        batches = WithCropSeeds(sampler, seed)
+        return make_loader(
+            dataset,
+            settings,
+            seed,
+            pin_memory,
+            batch_sampler=batches,
+            collate_fn=EpisodeCollate.from_spec(spec),
+        )
+    if spec.drop_last and len(dataset) < spec.batch_size:
+        raise ValueError(
+            f"sampler.batch_size={spec.batch_size} exceeds the {len(dataset)} training clips, "
+            "so drop_last=True leaves no batch; lower it."
+        )
+    order = ShuffledBatchSampler(len(dataset), spec.batch_size, spec.drop_last, seed, epoch_fn)
+    return make_loader(
+        dataset, settings, seed, pin_memory, batch_sampler=WithCropSeeds(order, seed)
+    )
+
+
+def evaluation_loader(
+    dataset: ClipDataset, settings: LoaderSettings, seed: int, pin_memory: bool = False
+) -> DataLoader:
+    """Every window (``eval_hop_seconds``) or the start of each clip, in order."""
+    clips = dataset.with_crop("start")
+    if settings.hop_samples is not None:
+        clips = WindowDataset(clips, hop=settings.hop_samples)
+    return make_loader(clips, settings, seed, pin_memory, batch_size=settings.eval_batch_size)
+
+
+def statistics_loader(
+    dataset: ClipDataset, settings: LoaderSettings, max_clips: int, batch_size: int = 64
+) -> DataLoader:
+    """A seeded subset of at most ``max_clips`` clips, "start"-cropped.
+
+    For statistics fitted before training (global feature normalisation): the subset and the
+    crops depend on nothing but the data, and reading them draws from no global RNG.
+    """
+    clips = dataset.with_crop("start")
+    order = torch.randperm(len(clips), generator=torch.Generator().manual_seed(0))
+    subset = Subset(clips, order[:max_clips].tolist())
+    return make_loader(subset, settings, 0, False, batch_size=batch_size)
