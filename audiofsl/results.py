@@ -28,8 +28,10 @@ from rich.table import Table
 
 from audiofsl.evaluation import mean_ci
 
-#: Settings that never make two runs different experiments: the training seed, where files go.
-_SEED_KEYS = ("seed", "data.seed")
+#: Settings that never make two runs different experiments: the training seed, the held-out
+#: cross-validation fold (runs over folds are pooled like runs over seeds), where files go.
+_SEED_KEYS = ("seed", "data.seed", "data.subset.seed")
+_REPLICATE_PREFIXES = ("data.split.test_folds", "data.split.val_folds")
 _IGNORED_PREFIXES = ("paths.", "logger.", "hydra.")
 _IGNORED_SUFFIXES = ("dirpath", "save_dir", "default_root_dir")
 _RUN_CONTROL = ("resume", "ckpt_path", "test", "optimized_metric")
@@ -58,6 +60,7 @@ def experiment_settings(config: Any) -> dict[str, str]:
         for key, value in _flatten(container).items()
         if key not in _SEED_KEYS
         and key not in _RUN_CONTROL
+        and not key.startswith(_REPLICATE_PREFIXES)
         and not key.startswith(_IGNORED_PREFIXES)
         and not key.endswith(_IGNORED_SUFFIXES)
     }
@@ -126,6 +129,7 @@ def summarize(
                     for name in shown
                 },  # fmt: skip
                 "seeds": sorted(OmegaConf.select(m["config"], "seed") for m in members),
+                "folds": _folds(members),
                 "mean": mean,
                 "ci95_seeds": ci_seeds,
                 "ci95_tasks": sum(task_cis) / len(task_cis),
@@ -135,20 +139,29 @@ def summarize(
     return sorted(summary, key=lambda row: [str(row[name]) for name in shown])
 
 
+def _folds(members: Sequence[dict]) -> list:
+    """The held-out test folds of cross-validation runs (empty for other runs)."""
+    folds = [OmegaConf.select(m["config"], "data.split.test_folds") for m in members]
+    return sorted(str(list(f)) for f in folds if f is not None)
+
+
 def render(summary: Sequence[dict], metric: str, group_by: Sequence[str] | None = None) -> Table:
     """A rich table of :func:`summarize` rows, accuracies in percent."""
-    fixed = {"seeds", "mean", "ci95_seeds", "ci95_tasks", "runs"}
+    fixed = {"seeds", "folds", "mean", "ci95_seeds", "ci95_tasks", "runs"}
     if not group_by:
         group_by = [k for k in summary[0] if k not in fixed] if summary else []
     table = Table(title=f"{metric}: mean over seeds ± 95% CI")
-    for column in (*(key.rsplit(".", 1)[-1] for key in group_by), "seeds", "mean %"):
+    with_folds = any(row["folds"] for row in summary)
+    columns = (*(key.rsplit(".", 1)[-1] for key in group_by), "seeds", *(["folds"] * with_folds))
+    for column in (*columns, "mean %"):
         table.add_column(column)
     table.add_column("± seeds")
     table.add_column("± tasks")
     for row in summary:
         names = [_short(str(row[name])) for name in group_by]
         numbers = [100 * row["mean"], 100 * row["ci95_seeds"], 100 * row["ci95_tasks"]]
-        table.add_row(*names, str(row["seeds"]), *(f"{x:.2f}" for x in numbers))
+        folds = [" ".join(row["folds"])] if with_folds else []
+        table.add_row(*names, str(row["seeds"]), *folds, *(f"{x:.2f}" for x in numbers))
     notes = [f"columns: {', '.join(group_by)}"] if group_by else []
     if any(len(set(row["seeds"])) < len(row["seeds"]) for row in summary):
         notes.append("a repeated seed: runs with the same settings and seed were pooled")

@@ -49,7 +49,7 @@ def test_runs_of_different_settings_are_never_pooled(tmp_path: Path, capsys):
     rows = {row["evaluation.test.0.n_shot"]: row for row in summary}
     assert rows["5"]["seeds"] == [0, 1] and rows["5"]["mean"] == pytest.approx(0.805)
     assert rows["1"]["trainer.max_epochs"] == "2" and rows["1"]["mean"] == pytest.approx(0.4)
-    assert set(rows["5"]) - {"seeds", "mean", "ci95_seeds", "ci95_tasks", "runs"} == {
+    assert set(rows["5"]) - {"seeds", "folds", "mean", "ci95_seeds", "ci95_tasks", "runs"} == {
         "evaluation.test.0.n_shot",
         "trainer.max_epochs",
     }  # seeds, paths and output folders do not split groups
@@ -65,3 +65,17 @@ def test_command_line_prints_a_table_and_fails_without_runs(tmp_path: Path, caps
     with pytest.raises(SystemExit) as stopped:
         main([str(tmp_path / "nothing")])
     assert stopped.value.code == 1
+
+
+def test_cross_validation_folds_are_pooled_like_seeds(tmp_path: Path, capsys):
+    for fold, acc in zip((1, 2, 3), (0.70, 0.80, 0.75), strict=True):
+        run = tmp_path / f"fold{fold}"
+        run.mkdir()
+        (run / "config.yaml").write_text(
+            f"task_name: us8k\nseed: 0\ndata:\n  split:\n    test_folds: [{fold}]\n"
+        )
+        (run / "metrics.json").write_text(json.dumps({"test/acc": acc, "test/acc_ci95": 0.02}))
+    (row,) = summarize(collect_runs([tmp_path]))
+    assert row["folds"] == ["[1]", "[2]", "[3]"] and row["mean"] == pytest.approx(0.75)
+    main([str(tmp_path)])
+    assert "[1] [2] [3]" in capsys.readouterr().out

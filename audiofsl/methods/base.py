@@ -192,14 +192,15 @@ class FewShotMethod(L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         if not self.trainer.sanity_checking:
-            self._log_episodes("val", [self.evaluation.val])
+            self.log_evaluation("val", [self.evaluation.val])
         self._eval_cache.clear()
 
     def on_test_epoch_end(self) -> None:
-        self._log_episodes("test", self.evaluation.test_settings())
+        self.log_evaluation("test", self.evaluation.test_settings())
         self._eval_cache.clear()
 
-    def _log_episodes(self, split: str, settings: list[EpisodeSettings]) -> None:
+    def log_evaluation(self, split: str, settings: list[EpisodeSettings]) -> None:
+        """Score the cached split on its seeded episodes; log ``<split>/acc`` and the CI."""
         if self.scorer is None:
             raise TypeError(f"{type(self).__name__} sets no scorer; it cannot be evaluated.")
         cached = self._eval_cache.finalize()

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
-from audiofsl.evaluation import PrototypeScorer
+from audiofsl.evaluation import EpisodeSettings, PrototypeScorer
+from audiofsl.evaluation.classification import CLIP_COMBINATIONS, classification_accuracy
 from audiofsl.heads import LinearHead
 from audiofsl.losses import CrossEntropyLoss
 from audiofsl.losses.composite import as_composite
@@ -34,6 +35,12 @@ class Supervised(FewShotMethod):
             ready module.
         loss: a loss on ``logits``/``labels`` or a composite (default cross-entropy).
         scorer: evaluation scorer (default: nearest prototype on CL2N embeddings).
+        test_by: ``"episodes"`` (few-shot tasks on novel classes, the default) or
+            ``"classifier"``: the trained classifier on the val/test clips of the training
+            classes (cross-validation folds, official splits), its windows' probabilities
+            combined by ``clip_combination``; reported as ``<split>/acc`` with a 95% CI over
+            clips.
+        clip_combination: ``"mean"`` or ``"max"`` of the windows' class probabilities.
     """
 
     def __init__(
@@ -44,6 +51,8 @@ class Supervised(FewShotMethod):
         head: HeadFactory | nn.Module | None = None,
         loss: nn.Module | None = None,
         scorer: PrototypeScorer | None = None,
+        test_by: str = "episodes",
+        clip_combination: str = "mean",
         **base_kwargs,
     ) -> None:
         super().__init__(frontend, encoder, **base_kwargs)
@@ -57,6 +66,12 @@ class Supervised(FewShotMethod):
         self.head = head
         self.loss = as_composite(loss if loss is not None else CrossEntropyLoss())
         self.scorer = scorer if scorer is not None else PrototypeScorer(transform="center_l2")
+        if test_by not in ("episodes", "classifier"):
+            raise ValueError(f"method.test_by={test_by!r}: choose episodes or classifier.")
+        if clip_combination not in CLIP_COMBINATIONS:
+            raise ValueError(f"method.clip_combination: choose one of {CLIP_COMBINATIONS}.")
+        self.test_by = test_by
+        self.clip_combination = clip_combination
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         embeddings = self.embed(batch["features"])
@@ -68,3 +83,16 @@ class Supervised(FewShotMethod):
         accuracy = (logits.argmax(-1) == labels).float().mean()
         self.log("train/acc", accuracy, prog_bar=True, batch_size=labels.numel())
         return loss
+
+    def representation(self, batch: dict) -> Tensor:
+        """Embeddings for episodes, or the classifier's logits [B, n_classes]."""
+        embeddings = self.embed(batch["features"])
+        return self.head(embeddings) if self.test_by == "classifier" else embeddings
+
+    def log_evaluation(self, split: str, settings: list[EpisodeSettings]) -> None:
+        if self.test_by == "episodes":
+            super().log_evaluation(split, settings)
+            return
+        result = classification_accuracy(self._eval_cache.finalize(), self.clip_combination)
+        self.log(f"{split}/acc", result["acc"], prog_bar=True)
+        self.log(f"{split}/acc_ci95", result["acc_ci95"])
