@@ -222,12 +222,19 @@ def test_multirun_over_seeds_from_the_command_line(tmp_path, data_dir):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("precision", ["16-mixed", "bf16-mixed"])
-def test_training_on_cuda_with_mixed_precision(compose_config, data_dir, precision):
-    cfg = compose_config(
-        "train", [*TINY, "trainer=gpu", f"trainer.precision={precision}"], data_dir
-    )
-    metrics = run_training(cfg)
-    assert 0.2 < metrics["test/acc"] <= 1.0
+@pytest.mark.parametrize(
+    "experiment", ["synthetic_protonet", "synthetic_cpl", "synthetic_relationnet",
+                   "synthetic_attention_apl"],
+)  # fmt: skip
+def test_training_on_cuda_with_mixed_precision(compose_config, data_dir, precision, experiment):
+    overrides = [
+        f"+experiment={experiment}",
+        *TINY,
+        "trainer=gpu",
+        f"trainer.precision={precision}",
+    ]
+    metrics = run_training(compose_config("train", overrides, data_dir))
+    assert 0.0 < metrics["test/acc"] <= 1.0
     assert all(np.isfinite(list(metrics.values())))
 
 

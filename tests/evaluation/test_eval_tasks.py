@@ -109,3 +109,17 @@ def test_unknown_window_rules_name_the_setting():
         WindowRules(query_windows="median")
     with pytest.raises(ValueError, match="evaluation.support_windows"):
         WindowRules(support_windows="all")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("mode", ["vote", "mean", "mean_embedding"])
+def test_tasks_on_cuda_equal_cpu(mode):
+    split = windowed_split(seed=2)
+    settings = EpisodeSettings(n_way=3, n_shot=2, n_query=2, n_tasks=50, seed=1)
+    rules = WindowRules(query_windows=mode, tie_rule="max_posterior", support_windows="random")
+    on_cpu = evaluate_tasks(split, settings, PrototypeScorer("cosine"), rules)
+    cuda = CachedSplit(*(t.cuda() for t in (split.representations, split.clip_of_window,
+                                            split.clip_labels)))  # fmt: skip
+    on_gpu = evaluate_tasks(cuda, settings, PrototypeScorer("cosine"), rules)
+    assert on_gpu.device.type == "cuda"
+    assert torch.allclose(on_gpu.cpu(), on_cpu)
