@@ -16,13 +16,15 @@ class PrototypeHead(nn.Module):
     Leading batch dimensions (several tasks at once) are supported.
 
     Args:
-        distance: ``"squared_euclidean"``, ``"euclidean"`` or ``"cosine"``.
+        distance: ``"euclidean"`` (default), ``"squared_euclidean"`` or ``"cosine"``. Squared
+            distances between the large (e.g. 512-d) embeddings of long clips saturate the
+            softmax at initialisation (a loss of ~18 against 1.6 at chance on 5 s clips).
         scale: Initial (or fixed) positive multiplier of the distances.
         learn_scale: Whether ``scale`` is a trainable parameter.
     """
 
     def __init__(
-        self, distance: str = "squared_euclidean", scale: float = 1.0, learn_scale: bool = False
+        self, distance: str = "euclidean", scale: float = 1.0, learn_scale: bool = False
     ) -> None:
         super().__init__()
         if distance not in DISTANCES:
