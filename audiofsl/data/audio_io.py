@@ -70,6 +70,14 @@ def load_audio(path: str | os.PathLike, sample_rate: int) -> Tensor:
 
 #: File frames read beyond a window on each side, so that resampling has no edge effects.
 _RESAMPLE_MARGIN = 256
+#: Frames decoded and discarded before a seek target in compressed formats: libsndfile's MP3
+#: decoder returns zeros, then wrong samples, for about 4,400 frames after a seek.
+SEEK_PREROLL = {".mp3": 8192}
+
+
+def seek_preroll(path: str | os.PathLike) -> int:
+    """Frames to decode before a seek target in ``path`` (0 for formats that seek exactly)."""
+    return SEEK_PREROLL.get(os.path.splitext(os.fsdecode(path))[1].lower(), 0)
 
 
 def read_window(
@@ -108,10 +116,12 @@ def read_window(
     first = max(0, start * file_rate // sample_rate - _RESAMPLE_MARGIN) // period_in * period_in
     last = min(file_frames, -(-(start + length) * file_rate // sample_rate) + _RESAMPLE_MARGIN)
     length = min(length, resampled_length(file_frames, file_rate, sample_rate) - start)
+    preroll = min(first, seek_preroll(path))
     try:
         data, _ = sf.read(
-            os.fsencode(path), start=first, stop=last, dtype="float32", always_2d=True
+            os.fsencode(path), start=first - preroll, stop=last, dtype="float32", always_2d=True
         )
+        data = data[preroll:]
     except (sf.SoundFileError, RuntimeError, OSError, ValueError, TypeError) as error:
         reason = display_path(str(error)) if str(error) else type(error).__name__
         raise AudioLoadError(display_path(path), reason) from error

@@ -226,6 +226,8 @@ class AudioDataModule(L.LightningDataModule, ABC):
         clips = [c for c in self.indexed_clips() if c.record.path in kept]
         order = {r.path: i for i, r in enumerate(records)}
         clips.sort(key=lambda c: order[c.record.path])
+        # Every split carries multi-hot "labels" when any clip of the source has several labels.
+        assigned = [r for recs in self.assignment().values() for r in recs]
         return ClipDataset(
             clips,
             self._class_index(split, records),
@@ -233,13 +235,17 @@ class AudioDataModule(L.LightningDataModule, ABC):
             self.loader.clip_seconds,
             "random" if split == "train" else "start",
             cache_audio=self._fits_cache(clips),
+            multi_label=any(len(r.all_labels) > 1 for r in assigned),
         )
 
     def _class_index(self, split: str, records: list[ClipRecord]) -> dict[str, int]:
+        # Every label of a multi-label clip is a class, not only its class_name.
         if self.split.class_disjoint:
-            names = {r.class_name for r in records}
+            names = {name for r in records for name in r.all_labels}
         else:  # the splits share their classes: one numbering for all
-            names = {r.class_name for recs in self.assignment().values() for r in recs}
+            names = {
+                name for recs in self.assignment().values() for r in recs for name in r.all_labels
+            }
         return {name: i for i, name in enumerate(sorted(names))}
 
     def _fits_cache(self, clips: list[IndexedClip]) -> bool:

@@ -33,6 +33,13 @@ class ClipDataset(Dataset):
     cropped or loop-padded as :func:`fit_length` does ("random" crops for training, "start" for
     deterministic evaluation).
 
+    Multi-label clips (records whose ``labels`` hold several classes, e.g. IRMAS's test set):
+    with ``multi_label`` the item also holds ``"labels"``, a float32 [C] multi-hot vector of
+    every label of the clip (the default collate stacks them to [B, C]); ``"label"`` stays the
+    index of the record's ``class_name``. ``multi_label=None`` turns this on when any record has
+    more than one label. The label sets are kept as one flat index tensor, so memory grows with
+    the number of labels, not with clips x classes.
+
     With ``cache_audio`` every full decoded clip is held in memory in one flat tensor (so worker
     processes share it and each file is read once); ``audio`` hands over clips already decoded,
     otherwise they are decoded here. Without the cache, clips given as :class:`IndexedClip`
@@ -41,12 +48,15 @@ class ClipDataset(Dataset):
 
     Args:
         records: the clips (:class:`ClipRecord`, or :class:`IndexedClip` to stream windows).
-        class_to_index: class name -> label in 0..C-1; every record's class must be present.
+        class_to_index: class name -> label in 0..C-1; every record's class (and every name in
+            its ``labels``) must be present.
         sample_rate: sample rate in Hz.
         clip_seconds: clip length in seconds.
         crop: "random", "start" or "center" (see :func:`fit_length`).
         cache_audio: keep decoded clips in memory.
         audio: optional decoded full clips, one float32 [T_i] per record (used with the cache).
+        multi_label: add the multi-hot ``"labels"`` to every item (None: when any record has
+            more than one label).
     """
 
     def __init__(
@@ -58,6 +68,7 @@ class ClipDataset(Dataset):
         crop: str = "random",
         cache_audio: bool = False,
         audio: Sequence[Tensor] | None = None,
+        multi_label: bool | None = None,
     ) -> None:
         if crop not in CROP_MODES:
             raise ValueError(f"ClipDataset: crop={crop!r} must be one of {CROP_MODES}.")
@@ -65,7 +76,8 @@ class ClipDataset(Dataset):
             raise ValueError("ClipDataset: records is empty; a dataset needs at least one clip.")
         self.infos = [r if isinstance(r, IndexedClip) else None for r in records]
         self.records = [r.record if isinstance(r, IndexedClip) else r for r in records]
-        unknown = sorted({r.class_name for r in self.records} - set(class_to_index))
+        seen = {name for r in self.records for name in (r.class_name, *r.labels)}
+        unknown = sorted(seen - set(class_to_index))
         if unknown:
             raise ValueError(f"ClipDataset: classes {unknown[:10]} are not in class_to_index.")
         self.sample_rate = int(sample_rate)
@@ -73,6 +85,13 @@ class ClipDataset(Dataset):
         self.crop = crop
         self.class_names = sorted(class_to_index, key=class_to_index.__getitem__)
         self.labels = torch.tensor([class_to_index[r.class_name] for r in self.records])
+        if multi_label is None:
+            multi_label = any(len(r.all_labels) > 1 for r in self.records)
+        self.multi_label = bool(multi_label)
+        sets = [[class_to_index[name] for name in r.all_labels] for r in self.records]
+        self._label_flat = torch.tensor([i for members in sets for i in members], dtype=torch.long)
+        sizes = torch.tensor([len(members) for members in sets], dtype=torch.long)
+        self._label_offsets = torch.cat([torch.zeros(1, dtype=torch.long), sizes.cumsum(0)])
         self._flat: Tensor | None = None
         self._offsets: Tensor | None = None
         if cache_audio:
@@ -98,6 +117,20 @@ class ClipDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def targets(self, index: int) -> Tensor:
+        """float32 [C]: the multi-hot vector of every label of clip ``index``."""
+        start, end = self._label_offsets[index : index + 2].tolist()
+        target = torch.zeros(len(self.class_names), dtype=torch.float32)
+        target[self._label_flat[start:end]] = 1.0
+        return target
+
+    def multi_hot(self) -> Tensor:
+        """float32 [N, C]: the multi-hot label vectors of all clips (for metrics)."""
+        rows = torch.repeat_interleave(torch.arange(len(self)), self._label_offsets.diff())
+        table = torch.zeros(len(self), len(self.class_names), dtype=torch.float32)
+        table[rows, self._label_flat] = 1.0
+        return table
 
     def full_audio(self, index: int) -> Tensor:
         """The whole decoded clip ``index`` as float32 [T_i] at ``sample_rate``."""
@@ -133,8 +166,11 @@ class ClipDataset(Dataset):
         if isinstance(item, tuple):
             index, crop_seed = item
             generator = torch.Generator().manual_seed(int(crop_seed))
-        return {"audio": self.window(index, generator), "label": int(self.labels[index]),
-                "index": int(index)}  # fmt: skip
+        sample = {"audio": self.window(index, generator), "label": int(self.labels[index]),
+                  "index": int(index)}  # fmt: skip
+        if self.multi_label:
+            sample["labels"] = self.targets(index)
+        return sample
 
     def window(self, index: int, generator: torch.Generator | None = None) -> Tensor:
         """float32 [clip_samples]: the crop of clip ``index`` (read alone when streaming)."""

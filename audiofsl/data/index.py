@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 from rich.progress import Progress
 
-from audiofsl.data.audio_io import display_path
+from audiofsl.data.audio_io import display_path, seek_preroll
 from audiofsl.data.records import ClipRecord, IndexedClip
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def inspect(record: ClipRecord, check: str = "quick") -> IndexedClip:
     try:
         info = sf.info(path)
     except (sf.SoundFileError, RuntimeError, OSError, ValueError, TypeError) as error:
-        return IndexedClip(record, problem=f"unreadable: {display_path(str(error))}")
+        return IndexedClip(record, problem=f"unreadable: {_reason(error, path)}")
     clip = IndexedClip(record, int(info.frames), int(info.samplerate), int(info.channels))
     problem = _problem(path, clip, check)
     return IndexedClip(record, clip.frames, clip.sample_rate, clip.channels, problem)
@@ -134,7 +134,7 @@ def _problem(path: bytes, clip: IndexedClip, check: str) -> str:
     try:
         samples = _read_samples(path, clip.frames, check)
     except (sf.SoundFileError, RuntimeError, OSError, ValueError) as error:
-        return f"unreadable: {display_path(str(error))}"
+        return f"unreadable: {_reason(error, path)}"
     if not np.isfinite(samples).all():
         return "non-finite samples (NaN or inf)"
     peak = float(np.abs(samples).max()) if samples.size else 0.0
@@ -147,12 +147,19 @@ def _read_samples(path: bytes, frames: int, check: str) -> np.ndarray:
     if check == "full" or frames <= _BLOCKS * _BLOCK_FRAMES:
         return sf.read(path, dtype="float32", always_2d=True)[0]
     starts = np.linspace(0, frames - _BLOCK_FRAMES, _BLOCKS).astype(int)
+    preroll = seek_preroll(path)
     with sf.SoundFile(path) as handle:
         blocks = []
         for start in starts:
-            handle.seek(int(start))
-            blocks.append(handle.read(_BLOCK_FRAMES, dtype="float32", always_2d=True))
+            skip = min(int(start), preroll)
+            handle.seek(int(start) - skip)
+            blocks.append(handle.read(_BLOCK_FRAMES + skip, dtype="float32", always_2d=True)[skip:])
     return np.concatenate(blocks)
+
+
+def _reason(error: Exception, path: bytes) -> str:
+    """The error's message, the file named readably (libsndfile quotes the bytes path)."""
+    return display_path(str(error).replace(repr(path), f"'{display_path(path)}'"))
 
 
 def _wav_missing_frames(path: bytes, clip: IndexedClip) -> int:

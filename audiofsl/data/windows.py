@@ -73,7 +73,8 @@ class WindowDataset(Dataset):
     Each clip of the wrapped dataset is cut into windows of its ``clip_samples`` starting every
     ``hop`` samples (:func:`window_starts`; ``hop=None`` keeps one window per clip, its start,
     as the "start" crop does). Item ``k`` is ``{"audio": float32 [window], "label": int (the
-    clip's label), "index": k, "segment": int (the clip's index)}``; window sample ``i`` is
+    clip's label), "index": k, "segment": int (the clip's index)}``, plus the clip's float32 [C]
+    multi-hot ``"labels"`` when the clips are multi-label; window sample ``i`` is
     ``wave[(start + i) % T]``, so a short clip or a last window running past the end is looped,
     never stretched. Lengths are read once here (:meth:`ClipDataset.num_samples`: from the
     cache, else from the file headers). An item reads its clip from the cache, or decodes it;
@@ -152,12 +153,15 @@ class WindowDataset(Dataset):
         clip = int(self.clip_of_window[index])
         start = int(self.start_of_window[index])
         audio = loop_window(self._wave(clip), start, self.window)
-        return {
+        item = {
             "audio": audio,
             "label": int(self.labels[clip]),
             "index": int(index),
             "segment": clip,
         }
+        if self.clips.multi_label:
+            item["labels"] = self.clips.targets(clip)
+        return item
 
     def __repr__(self) -> str:
         return (

@@ -109,3 +109,27 @@ def test_load_audio_errors(tmp_path):
 def test_load_audio_of_a_file_without_frames_is_empty(tmp_path, write_audio):
     path = write_audio(tmp_path / "empty.wav", np.zeros(0, dtype=np.float32), 8000)
     assert load_audio(path, 16000).shape == (0,)
+
+
+@pytest.mark.parametrize(
+    "suffix,rate", [(".wav", 44100), (".wav", 16000), (".flac", 22050), (".mp3", 44100)]
+)
+def test_read_window_equals_a_slice_of_the_whole_decoded_clip(tmp_path, suffix, rate):
+    import soundfile as sf
+
+    from audiofsl.data import read_window
+
+    if suffix == ".mp3" and "MP3" not in sf.available_formats():
+        pytest.skip("this libsndfile has no MP3")
+    # A plain 6 s tone: libsndfile's MP3 decoder gives wrong samples after seeks into it.
+    wave = 0.3 * np.sin(np.arange(rate * 6) * 0.01)
+    path = tmp_path / f"clip{suffix}"
+    sf.write(path, np.stack([wave, 0.5 * wave], 1).astype(np.float32), rate)
+    info = sf.info(path)
+    whole = load_audio(path, 16000)
+    assert whole.abs().max() > 0.1
+    for start in (0, 1234, 20000, 40000, 95000):  # the last one runs past the end
+        window = read_window(path, 16000, start, 16000, info.samplerate, info.frames)
+        expected = whole[start : start + 16000]
+        assert window.shape == expected.shape
+        assert torch.allclose(window, expected, atol=1e-5), (start, (window - expected).abs().max())

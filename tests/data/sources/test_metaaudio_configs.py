@@ -1,0 +1,184 @@
+"""The MetaAudio data configs and experiment overlays compose, build and carry the tuned values."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import metaaudio_replicas as replicas
+import pytest
+import torch
+
+from audiofsl.composition import build_datamodule, build_method
+from audiofsl.data.sources.birdclef2020 import BirdCLEF2020DataModule
+from audiofsl.data.sources.esc50 import ESC50DataModule
+from audiofsl.data.sources.fsdkaggle18 import FSDKaggle18DataModule
+from audiofsl.data.sources.nsynth import NSynthDataModule
+from audiofsl.data.sources.voxceleb1 import VoxCeleb1DataModule
+from audiofsl.train import run_training
+
+SOURCES = {
+    "esc50": (ESC50DataModule, 5.0, None),
+    "nsynth": (NSynthDataModule, 4.0, None),
+    "fsdkaggle18": (FSDKaggle18DataModule, 5.0, 5.0),
+    "voxceleb1": (VoxCeleb1DataModule, 5.0, 5.0),
+    "birdclef2020": (BirdCLEF2020DataModule, 5.0, 5.0),
+}
+# The reference's tuned values: SpecAugment (mask_param, W, num_mask, p), Adam lr, MultiStepLR
+# gamma, CPL projection (hidden, out), CPL (lambda, T, M), APL (angle, prototypes as anchors).
+TUNED = {
+    "esc50": ((7, 20, 2, 0.3127), 3.8e-4, 0.376, (128, 256), (1.7235, 6.0488, 3), (15, True)),
+    "fsdkaggle18": (
+        (16, 22, 1, 0.282),
+        7e-4,
+        0.4482,
+        (512, 256),
+        (2.022308, 9.2361, 5),
+        (30, False),
+    ),
+    "nsynth": ((9, 36, 1, 0.42157), 8e-4, 0.48426, (64, 64), (8.566, 4.081, 3), (15, False)),
+    "birdclef2020": (
+        (6, 29, 1, 0.298),
+        1.49e-3,
+        0.59974,
+        (128, 256),
+        (9.1625, 2.6981, 4),
+        (15, False),
+    ),
+    "voxceleb1": ((6, 29, 1, 0.298), 1.49e-3, 0.59974, (128, 256), (9.1625, 2.6981, 4), (0, True)),
+}
+EXPERIMENTS = [
+    *(f"{name}_{method}" for name in SOURCES for method in ("protonet", "cpl", "apl")),
+    "esc50_attention",
+    "esc50_relationnet",
+]
+CONF = Path(__file__).resolve().parents[3] / "conf"
+TINY = [
+    "sampler.n_way=2", "sampler.n_shot=1", "sampler.n_query=1",
+    "evaluation.val.n_way=2", "evaluation.val.n_shot=1", "evaluation.val.n_query=1",
+    "evaluation.test.0.n_way=2", "evaluation.test.0.n_shot=1", "evaluation.test.0.n_query=1",
+]  # fmt: skip
+
+
+def test_every_dataset_has_its_overlays():
+    names = {path.stem for path in (CONF / "experiment").glob("*.yaml")}
+    assert set(EXPERIMENTS) <= names
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_overlays_compose_and_build_with_the_tuned_values(compose_config, tmp_path, name):
+    dataset, method = name.split("_")
+    cfg = compose_config("train", [f"+experiment={name}", f"data.root={tmp_path}"], tmp_path)
+    (mask, warp, n_masks, p), lr, gamma, (hidden, out), cpl, apl = TUNED[dataset]
+    module, clip, hop = SOURCES[dataset]
+    assert cfg.data._target_ == f"{module.__module__}.{module.__name__}"
+    assert (cfg.data.loader.clip_seconds, cfg.data.loader.eval_hop_seconds) == (clip, hop)
+    assert (cfg.sampler.n_way, cfg.sampler.n_shot, cfg.sampler.n_query) == (5, 5, 5)
+    assert cfg.task_name == name
+    model = build_method(cfg)
+    (specaugment,) = model.augmentation.spectrogram_augmentations
+    assert (specaugment.freq_mask_param, specaugment.time_mask_param) == (mask, mask)
+    assert (specaugment.n_freq_masks, specaugment.n_time_masks) == (n_masks, n_masks)
+    assert (specaugment.time_warp, specaugment.p) == (warp, p)
+    assert model.augmentation.n_views == (4 if method == "attention" else 1)
+    optimizers = model.configure_optimizers()
+    optimizer, scheduler = optimizers["optimizer"], optimizers["lr_scheduler"]
+    scheduler = scheduler["scheduler"] if isinstance(scheduler, dict) else scheduler
+    assert isinstance(optimizer, torch.optim.Adam) and optimizer.defaults["lr"] == lr
+    assert isinstance(scheduler, torch.optim.lr_scheduler.MultiStepLR)
+    assert (dict(scheduler.milestones), scheduler.gamma) == ({20: 1, 40: 1, 60: 1}, gamma)
+    if method == "cpl":
+        weight, temperature, candidates = cpl
+        assert cfg.loss.terms.cpl.weight == weight
+        term = cfg.loss.terms.cpl.loss
+        assert (term.temperature, term.n_candidates) == (temperature, candidates)
+        assert (list(term.projection.hidden_dims), term.projection.out_dim) == ([hidden], out)
+        encoder_dim = model.encoder.out_dim
+        assert model.run_config["loss"]["terms"]["cpl"]["loss"]["projection"]["in_dim"] == (
+            encoder_dim
+        )
+    if method == "apl":
+        term = cfg.loss.terms.apl.loss
+        assert (term.angle, term.prototypes_as_anchors) == apl
+
+
+def _small_split(path: Path, train: list[str], val: list[str], test: list[str]) -> str:
+    path.write_text(json.dumps({"train": train, "val": val, "test": test}))
+    return str(path)
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_data_configs_default_to_the_official_split(compose_config, tmp_path, name):
+    module, clip, hop = SOURCES[name]
+    cfg = compose_config("train", [f"data={name}", f"data.root={tmp_path}"], tmp_path)
+    dm = build_datamodule(cfg)
+    assert type(dm) is module and dm.root == tmp_path
+    assert Path(dm.split.file).name == f"{name}.json"
+    assert dm.split.missing == ("warn" if name == "birdclef2020" else "error")
+    assert (dm.loader.clip_seconds, dm.loader.eval_hop_seconds) == (clip, hop)
+
+
+def test_data_config_overrides_pick_a_variant_a_split_file_or_none(compose_config, tmp_path):
+    def split_file(*overrides):
+        cfg = compose_config("train", ["data=esc50", f"data.root={tmp_path}", *overrides])
+        return build_datamodule(cfg).split.file
+
+    assert Path(split_file("data.variant=meta_aware")).name == "esc50_meta_aware.json"
+    own = _small_split(tmp_path / "own.json", ["dog"], ["cat"], ["pig"])
+    assert split_file(f"data.split.file={own}") == own
+    assert split_file("data.variant=null") is None
+    assert split_file("data.split.sizes=[30,10,10]") is None
+
+
+def test_a_data_config_without_root_says_what_to_set(compose_config, tmp_path):
+    cfg = compose_config("train", ["data=voxceleb1"], tmp_path)
+    with pytest.raises(ValueError, match="VoxCeleb1DataModule needs data.root: set it to the"):
+        build_datamodule(cfg)
+
+
+def _long_clip_copy(name: str, root: Path) -> tuple[Path, list[str], str]:
+    """A replica of ``name`` with two classes, one of them holding a 12 s clip."""
+    if name == "fsdkaggle18":
+        root = replicas.fsdkaggle18(root, {"Knock": 2, "Oboe": 2}, {})
+        classes, folder = ["Knock", "Oboe"], root / "FSDKaggle2018.audio_train"
+        long = sorted(folder.iterdir())[0]
+        sample_rate = 44100
+    elif name == "voxceleb1":
+        classes = ["id10001", "id10002"]
+        root = replicas.voxceleb1(root, dict.fromkeys(classes, [2]))
+        long, sample_rate = sorted((root / "wav" / "id10001").rglob("*.wav"))[0], 16000
+    else:
+        classes = ["Poecile gambeli_Mountain Chickadee", "Calypte anna_Anna's Hummingbird"]
+        root = replicas.birdclef2020(root, dict.fromkeys(classes, 2), formats=("flac",))
+        long, sample_rate = sorted((root / classes[0]).iterdir())[0], 48000
+    replicas.write_tone(long, 12.0, sample_rate, "long")
+    return root, classes, str(long)
+
+
+@pytest.mark.parametrize("name", ["fsdkaggle18", "voxceleb1", "birdclef2020"])
+def test_variable_length_sources_evaluate_every_window(compose_config, tmp_path, name):
+    root, classes, long = _long_clip_copy(name, tmp_path / "copy")
+    split = _small_split(tmp_path / "split.json", [], [], classes)
+    overrides = [f"data={name}", f"data.root={root}", f"data.split.file={split}", *TINY]
+    dm = build_datamodule(compose_config("train", overrides, tmp_path / "cache"))
+    dm.setup("test")
+    loader = dm.test_dataloader()
+    windows = Counter(dm.test_set.records[i].path for b in loader for i in b["segment"].tolist())
+    assert windows[long] == 3, "a 12 s clip gives three 5 s windows"
+    assert sorted(windows.values()) == [1, 1, 1, 3]
+
+
+@pytest.mark.slow
+def test_an_esc50_experiment_trains_and_tests_on_a_replica(compose_config, tmp_path):
+    root = replicas.esc50(tmp_path / "data", clips_per_class=4)
+    overrides = [
+        "+experiment=esc50_cpl", f"data.root={root}", "logger=csv",
+        "trainer.max_epochs=1", "trainer.limit_train_batches=2",
+        "sampler.n_shot=1", "sampler.n_query=3", "encoder.hidden_channels=8",
+        "evaluation.val.n_shot=1", "evaluation.val.n_query=2", "evaluation.val.n_tasks=5",
+        "evaluation.test.0.n_shot=1", "evaluation.test.0.n_query=2", "evaluation.test.0.n_tasks=5",
+    ]  # fmt: skip
+    cfg = compose_config("train", overrides, tmp_path / "cache")
+    metrics = run_training(cfg)
+    assert 0.0 <= metrics["test/acc"] <= 1.0 and "val/acc" in metrics
+    saved = (Path(cfg.paths.output_dir) / "config.yaml").read_text()
+    assert "ESC50DataModule" in saved and "variant: baseline" in saved
