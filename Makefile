@@ -34,6 +34,8 @@ train: ## Train the default experiment (ProtoNet on synthetic audio)
 bench: ## Print every benchmark's figures and ratios as JSON (peers: pip install -e ".[bench]")
 	$(RUN) benchmarks/throughput.py
 	$(RUN) benchmarks/losses.py
+	$(RUN) benchmarks/evaluation.py
+	$(RUN) benchmarks/methods.py
 	$(RUN) benchmarks/augmentations.py
 
 clean: ## Remove caches and run outputs (keeps the data cache)

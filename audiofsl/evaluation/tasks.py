@@ -99,7 +99,10 @@ def evaluate_tasks(
     support_reps = _support_representations(split, reps, table, mask, clip_mean, rules, settings)
     query_reps = reps[table[:, 0]] if split.single_window else clip_mean
     windows = table.shape[1] if per_window else 1
-    per_task = settings.n_way**2 * settings.n_query * windows * max(reps[0].numel(), 1)
+    # The largest tensor of a task: its query rows, times n_way for scorers that pair every
+    # query with every class (relation modules).
+    pairs = settings.n_way if getattr(scorer, "pairs_classes", False) else 1
+    per_task = settings.n_way * settings.n_query * windows * pairs * max(reps[0].numel(), 1)
     chunk = max(1, min(task_chunk, MAX_CHUNK_ELEMENTS // per_task))
     accuracies = []
     for start in range(0, settings.n_tasks, chunk):

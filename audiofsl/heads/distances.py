@@ -55,7 +55,7 @@ def pairwise_distance(query: Tensor, protos: Tensor, metric: str = "squared_eucl
         squared = (
             query.pow(2).sum(-1, keepdim=True)
             + protos.pow(2).sum(-1).unsqueeze(-2)
-            - 2.0 * query @ protos.transpose(-2, -1)
+            - 2.0 * (query @ protos.transpose(-2, -1))  # scale the small product, not query
         ).clamp_min(0.0)
         if metric == "squared_euclidean":
             return squared

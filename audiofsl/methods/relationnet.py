@@ -20,6 +20,9 @@ class RelationScorer:
         shot_reduction: how the support maps of a class are pooled, ``"mean"`` or ``"sum"``.
     """
 
+    #: It builds a feature-map pair for every query and class (sizes evaluation chunks).
+    pairs_classes = True
+
     def __init__(self, relation: RelationModule, shot_reduction: str = "mean") -> None:
         self.relation = relation
         self.shot_reduction = shot_reduction
