@@ -94,17 +94,26 @@ class ClipDataset(Dataset):
         self._label_offsets = torch.cat([torch.zeros(1, dtype=torch.long), sizes.cumsum(0)])
         self._flat: Tensor | None = None
         self._offsets: Tensor | None = None
-        if cache_audio:
-            if audio is None:
-                with ThreadPoolExecutor(max_workers=4) as pool:
-                    paths = [r.path for r in self.records]
-                    audio = list(pool.map(lambda p: load_audio(p, self.sample_rate), paths))
+        self.cache_audio = bool(cache_audio)
+        if cache_audio and audio is not None:
             self._store(audio)
 
     @property
     def cached(self) -> bool:
         """Whether the decoded clips are held in memory."""
         return self._flat is not None
+
+    def fill_cache(self) -> ClipDataset:
+        """Decode every clip into the RAM cache now (once; with ``cache_audio`` only).
+
+        Loaders call it in the main process before their workers start, so that the workers
+        share one copy; until then (indexing, summaries) nothing is decoded.
+        """
+        if self.cache_audio and self._flat is None:
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                paths = [r.path for r in self.records]
+                self._store(list(pool.map(lambda p: load_audio(p, self.sample_rate), paths)))
+        return self
 
     def _store(self, audio: Sequence[Tensor]) -> None:
         if len(audio) != len(self.records):
@@ -134,6 +143,8 @@ class ClipDataset(Dataset):
 
     def full_audio(self, index: int) -> Tensor:
         """The whole decoded clip ``index`` as float32 [T_i] at ``sample_rate``."""
+        if self._flat is None and self.cache_audio:
+            self.fill_cache()
         if self._flat is None:
             return load_audio(self.records[index].path, self.sample_rate)
         start, end = self._offsets[index : index + 2].tolist()
@@ -175,6 +186,8 @@ class ClipDataset(Dataset):
     def window(self, index: int, generator: torch.Generator | None = None) -> Tensor:
         """float32 [clip_samples]: the crop of clip ``index`` (read alone when streaming)."""
         info = self.infos[index]
+        if self.cache_audio:
+            self.fill_cache()
         if self._flat is not None or info is None:
             return fit_length(self.full_audio(index), self.clip_samples, self.crop, generator)
         length = info.num_samples(self.sample_rate)

@@ -47,6 +47,7 @@ def training_loader(
     pin_memory: bool = False,
 ) -> DataLoader:
     """Seeded episodes (class-major) or shuffled mini-batches; random crops seeded per item."""
+    dataset.fill_cache()
     if isinstance(spec, EpisodeSpec):
         sampler = EpisodicBatchSampler(dataset.labels, spec, seed, epoch_fn=epoch_fn)
         batches = WithCropSeeds(sampler, seed)
@@ -73,7 +74,7 @@ def evaluation_loader(
     dataset: ClipDataset, settings: LoaderSettings, seed: int, pin_memory: bool = False
 ) -> DataLoader:
     """Every window (``eval_hop_seconds``) or the start of each clip, in order."""
-    clips = dataset.with_crop("start")
+    clips = dataset.fill_cache().with_crop("start")
     if settings.hop_samples is not None:
         clips = WindowDataset(clips, hop=settings.hop_samples)
     return make_loader(clips, settings, seed, pin_memory, batch_size=settings.eval_batch_size)
@@ -87,7 +88,7 @@ def statistics_loader(
     For statistics fitted before training (global feature normalisation): the subset and the
     crops depend on nothing but the data, and reading them draws from no global RNG.
     """
-    clips = dataset.with_crop("start")
+    clips = dataset.fill_cache().with_crop("start")
     order = torch.randperm(len(clips), generator=torch.Generator().manual_seed(0))
     subset = Subset(clips, order[:max_clips].tolist())
     return make_loader(subset, settings, 0, False, batch_size=batch_size)

@@ -31,10 +31,11 @@ def test_cache_gives_the_same_items_as_reading_files(records, crop):
     kwargs = {"class_to_index": {"cat": 0, "dog": 1}, "sample_rate": 8000, "clip_seconds": 0.1}
     cached = ClipDataset(records, crop=crop, cache_audio=True, **kwargs)
     plain = ClipDataset(records, crop=crop, cache_audio=False, **kwargs)
-    assert cached.cached and not plain.cached
+    assert not cached.cached  # decoded on first use (or by fill_cache), not when created
     for i in range(3):
         assert torch.equal(cached[i]["audio"], plain[i]["audio"])
         assert torch.equal(cached.full_audio(i), load_audio(records[i].path, 8000))
+    assert cached.cached and not plain.fill_cache().cached
 
 
 def test_preloaded_audio_is_used_instead_of_the_files(records):

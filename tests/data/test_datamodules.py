@@ -133,6 +133,8 @@ def test_minibatch_training_is_shuffled_and_seeded(root):
 
 def test_cache_does_not_change_the_evaluation_clips(root):
     cached, plain = module(root), module(root, cache_mb=0)
+    assert not cached.val_set.cached  # filled when a loader is made, not at set-up
+    cached.val_dataloader()
     assert cached.val_set.cached and not plain.val_set.cached
     for a, b in zip(cached.val_dataloader(), plain.val_dataloader(), strict=True):
         assert torch.equal(a["audio"], b["audio"])
