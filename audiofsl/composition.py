@@ -87,10 +87,16 @@ def evaluation_needs(evaluation: EvaluationProtocol) -> dict[str, list[EpisodeNe
 
 
 def build_datamodule(cfg: DictConfig, evaluation: EvaluationProtocol | None = None) -> Any:
-    """Instantiate ``cfg.data`` with the training sampler and the evaluation episode needs."""
+    """Instantiate ``cfg.data`` with the training sampler and the evaluation episode needs.
+
+    A method tested by its classifier (``method.test_by: classifier``) draws no episodes, so
+    its val/test splits need none.
+    """
     evaluation = evaluation if evaluation is not None else build_evaluation(cfg)
     sampler = instantiate(cfg.sampler)
-    return partial_of(cfg.data)(train_sampler=sampler, eval_needs=evaluation_needs(evaluation))
+    by_classifier = cfg.method.get("test_by") == "classifier"
+    needs = {"val": [], "test": []} if by_classifier else evaluation_needs(evaluation)
+    return partial_of(cfg.data)(train_sampler=sampler, eval_needs=needs)
 
 
 def fill_data_dependent(cfg: DictConfig, datamodule: Any) -> None:

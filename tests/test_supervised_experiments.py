@@ -1,0 +1,58 @@
+"""Supervised experiments on replicas of the fold-based and official-split layouts."""
+
+import json
+from pathlib import Path
+
+import pytest
+from data.sources.supervised_replicas import make_esc50, make_fma, make_urbansound8k
+
+from audiofsl.composition import build_method
+from audiofsl.results import collect_runs, summarize
+from audiofsl.train import run_training
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
+QUICK = [
+    "trainer.max_epochs=1",
+    "logger=csv",
+    "frontend.n_mels=32",
+    "encoder.hidden_channels=8",
+    "sampler.batch_size=8",
+    "data.loader.clip_seconds=0.5",
+    "data.loader.eval_hop_seconds=0.5",
+]
+
+
+@pytest.mark.parametrize("experiment", ["esc50_supervised", "us8k_supervised", "fma_supervised"])
+def test_supervised_overlays_build(compose_config, tmp_path, experiment):
+    cfg = compose_config("train", [f"+experiment={experiment}", f"data.root={tmp_path}"])
+    cfg.method.n_classes = 10
+    method = build_method(cfg)
+    assert method.test_by == "classifier"
+
+
+@pytest.mark.slow
+def test_cross_validation_runs_give_a_mean_over_folds(compose_config, tmp_path):
+    root = make_esc50(tmp_path / "data", clips_per_fold=2)
+    for fold in (1, 2):
+        overrides = ["+experiment=esc50_supervised", f"data.root={root}", *QUICK,
+                     f"data.split.test_folds=[{fold}]"]  # fmt: skip
+        cfg = compose_config("train", overrides, tmp_path / "cache")
+        cfg.paths.output_dir = str(tmp_path / "runs" / f"fold{fold}")
+        metrics = run_training(cfg)
+        assert 0.0 <= metrics["test/acc"] <= 1.0 and metrics["test/acc_ci95"] >= 0.0
+        assert json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    (row,) = summarize(collect_runs([tmp_path / "runs"]))
+    assert row["folds"] == ["[1]", "[2]"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", ["us8k_supervised", "fma_supervised"])
+def test_other_supervised_experiments_run_on_replicas(compose_config, tmp_path, experiment):
+    if experiment == "us8k_supervised":
+        root = make_urbansound8k(tmp_path / "data")
+    else:
+        root = make_fma(tmp_path / "data")
+    small = ["sampler.batch_size=4"] if experiment == "fma_supervised" else []  # 6 clips
+    overrides = [f"+experiment={experiment}", f"data.root={root}", *QUICK, *small]
+    cfg = compose_config("train", overrides, tmp_path / "cache")
+    assert 0.0 <= run_training(cfg)["test/acc"] <= 1.0
