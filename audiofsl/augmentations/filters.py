@@ -158,12 +158,12 @@ class _BandFilter(_FrequencyFilter):
     def __init__(
         self,
         sample_rate: int,
-        min_center_hz: float,
-        max_center_hz: float,
-        min_bandwidth_fraction: float,
-        max_bandwidth_fraction: float,
-        order: int,
-        p: float,
+        min_center_hz: float = 200.0,
+        max_center_hz: float = 4000.0,
+        min_bandwidth_fraction: float = 0.5,
+        max_bandwidth_fraction: float = 1.99,
+        order: int = 4,
+        p: float = 0.5,
     ) -> None:
         super().__init__(sample_rate, order, p)
         check_range(self, "center_hz", min_center_hz, max_center_hz, positive=True)
@@ -225,26 +225,6 @@ class BandPass(_BandFilter):
         p: Probability that an example is transformed.
     """
 
-    def __init__(
-        self,
-        sample_rate: int,
-        min_center_hz: float = 200.0,
-        max_center_hz: float = 4000.0,
-        min_bandwidth_fraction: float = 0.5,
-        max_bandwidth_fraction: float = 1.99,
-        order: int = 4,
-        p: float = 0.5,
-    ) -> None:
-        super().__init__(
-            sample_rate,
-            min_center_hz,
-            max_center_hz,
-            min_bandwidth_fraction,
-            max_bandwidth_fraction,
-            order,
-            p,
-        )
-
     def log_x(self, freqs: Tensor, params: Params) -> Tensor:
         return self.band_log_x(freqs, params)
 
@@ -269,26 +249,6 @@ class BandStop(_BandFilter):
         order: Butterworth order of the prototype.
         p: Probability that an example is transformed.
     """
-
-    def __init__(
-        self,
-        sample_rate: int,
-        min_center_hz: float = 200.0,
-        max_center_hz: float = 4000.0,
-        min_bandwidth_fraction: float = 0.5,
-        max_bandwidth_fraction: float = 1.99,
-        order: int = 4,
-        p: float = 0.5,
-    ) -> None:
-        super().__init__(
-            sample_rate,
-            min_center_hz,
-            max_center_hz,
-            min_bandwidth_fraction,
-            max_bandwidth_fraction,
-            order,
-            p,
-        )
 
     def log_x(self, freqs: Tensor, params: Params) -> Tensor:
         return -self.band_log_x(freqs, params)

@@ -9,8 +9,8 @@ from audiofsl.data.sources.metaaudio import (
     BASELINE,
     MetaAudioDataModule,
     drop_incomplete,
-    read_metadata,
 )
+from audiofsl.data.sources.tables import read_csv_table
 
 _COLUMNS = ("filename", "fold", "category", "src_file")
 
@@ -59,7 +59,7 @@ class ESC50DataModule(MetaAudioDataModule):
         csv_path = self.require(f"{inner}meta/esc50.csv")
         audio = self.require(f"{inner}audio", "folder")
         required = (*_COLUMNS, "esc10") if self.esc10_only else _COLUMNS
-        rows = drop_incomplete(read_metadata(csv_path, required), required, csv_path)
+        rows = drop_incomplete(read_csv_table(csv_path, required), required, csv_path)
         if self.esc10_only:
             rows = [row for row in rows if row["esc10"].lower() in ("true", "1")]
             if not rows:

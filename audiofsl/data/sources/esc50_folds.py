@@ -8,7 +8,7 @@ from pathlib import Path
 from audiofsl.data.audio_io import display_path
 from audiofsl.data.base import AudioDataModule
 from audiofsl.data.records import ClipRecord
-from audiofsl.data.sources.urbansound8k import (
+from audiofsl.data.sources.tables import (
     dataset_folder,
     drop_missing,
     integer,

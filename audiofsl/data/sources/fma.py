@@ -18,7 +18,7 @@ import soundfile as sf
 from audiofsl.data.audio_io import display_path
 from audiofsl.data.base import AudioDataModule
 from audiofsl.data.records import ClipRecord
-from audiofsl.data.sources.urbansound8k import drop_missing, required_root
+from audiofsl.data.sources.tables import drop_missing, required_root
 from audiofsl.data.splits import OfficialSplit
 from audiofsl.samplers import EpisodeSpec
 

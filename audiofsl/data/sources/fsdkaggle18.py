@@ -9,8 +9,8 @@ from audiofsl.data.sources.metaaudio import (
     BASELINE,
     MetaAudioDataModule,
     drop_incomplete,
-    read_metadata,
 )
+from audiofsl.data.sources.tables import read_csv_table
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class FSDKaggle18DataModule(MetaAudioDataModule):
                 absent.append(f"FSDKaggle2018.meta/{csv_name}")
                 continue
             audio = self.require(folder, "folder")
-            rows = drop_incomplete(read_metadata(csv_path, _COLUMNS), _COLUMNS, csv_path)
+            rows = drop_incomplete(read_csv_table(csv_path, _COLUMNS), _COLUMNS, csv_path)
             records += [
                 ClipRecord(
                     str(audio / row["fname"]),

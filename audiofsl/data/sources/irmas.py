@@ -10,7 +10,7 @@ from pathlib import Path
 from audiofsl.data.audio_io import display_path
 from audiofsl.data.base import AudioDataModule
 from audiofsl.data.records import ClipRecord
-from audiofsl.data.sources.urbansound8k import required_root
+from audiofsl.data.sources.tables import required_root
 from audiofsl.data.splits import OfficialSplit
 
 log = logging.getLogger(__name__)

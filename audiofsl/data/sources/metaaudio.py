@@ -9,7 +9,6 @@ picks one of them, and ``data.split`` (a file of your own, class lists, sizes) o
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import logging
 import os
@@ -112,31 +111,6 @@ class MetaAudioDataModule(AudioDataModule):
                 f"data.root={self.root} has no {relative} {kind}; set data.root to {self.layout}."
             )
         return path
-
-
-def read_metadata(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
-    """Rows of a metadata CSV with a header holding at least the ``required`` columns.
-
-    A UTF-8 byte-order mark and spaces around the column names are tolerated; values are
-    stripped.
-
-    Raises:
-        ValueError: naming the file and the columns when some are missing.
-    """
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = [name.strip() for name in next(reader, [])]
-        absent = [name for name in required if name not in header]
-        if absent:
-            raise ValueError(
-                f"{path}: missing the columns {absent} (found {header}); data.root must hold the "
-                "dataset's original metadata files."
-            )
-        return [
-            {name: value.strip() for name, value in zip(header, row, strict=False)}
-            for row in reader
-            if any(value.strip() for value in row)
-        ]
 
 
 def drop_incomplete(rows: list[dict[str, str]], required: Sequence[str], path: Path) -> list:

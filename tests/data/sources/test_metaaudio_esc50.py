@@ -118,7 +118,7 @@ def test_metadata_without_the_columns_names_the_file_and_the_columns(tmp_path):
     csv_path = root / "meta" / "esc50.csv"
     csv_path.write_text("filename,fold,target,class\n1-100032-A-0.wav,1,0,dog\n")
     with pytest.raises(
-        ValueError, match=r"esc50.csv: missing the columns \['category', 'src_file'\]"
+        ValueError, match=r"esc50.csv' lacks the columns \['category', 'src_file'\]"
     ):
         module(root).load_records()
     csv_path.write_text("filename,fold,category,src_file\n1-100032-A-0.wav,one,dog,100032\n")
@@ -126,7 +126,7 @@ def test_metadata_without_the_columns_names_the_file_and_the_columns(tmp_path):
         module(root).load_records()
     csv_path.write_text("\ufefffilename,fold,category,src_file\n1-100032-A-0.wav,1,dog,100032\n\n")
     assert [r.class_name for r in module(root).load_records()] == ["dog"]
-    with pytest.raises(ValueError, match=r"esc50.csv: missing the columns \['esc10'\]"):
+    with pytest.raises(ValueError, match=r"esc50.csv' lacks the columns \['esc10'\]"):
         module(root, esc10_only=True).load_records()
 
 

@@ -79,7 +79,7 @@ def test_metadata_without_the_columns_names_the_file_and_the_columns(tmp_path):
     csv_path = root / "FSDKaggle2018.meta" / "train_post_competition.csv"
     csv_path.write_text("fname,class\n00044347.wav,Knock\n")
     with pytest.raises(
-        ValueError, match=r"train_post_competition.csv: missing the columns \['label'\]"
+        ValueError, match=r"train_post_competition.csv' lacks the columns \['label'\]"
     ):
         module(root).load_records()
 
