@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -189,11 +190,17 @@ def test_configs_ship_inside_the_package():
 
 @pytest.mark.slow
 def test_a_wheel_carries_the_configs(tmp_path):
+    source = tmp_path / "source"  # a copy: building writes build/ and egg-info beside the code
+    for name in ("audiofsl", "conf"):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
         check=True, capture_output=True, timeout=600,
     )  # fmt: skip
     (wheel,) = tmp_path.glob("audiofsl-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"audiofsl/conf/train.yaml", "audiofsl/conf/experiment/fsdd_protonet.yaml"} <= names
+    assert "audiofsl/data/sources/splits/esc50.json" in names  # MetaAudio's split files
     assert "audiofsl/conf/__init__.py" in names
