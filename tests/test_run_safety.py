@@ -204,3 +204,16 @@ def test_a_wheel_carries_the_configs(tmp_path):
     assert {"audiofsl/conf/train.yaml", "audiofsl/conf/experiment/fsdd_protonet.yaml"} <= names
     assert "audiofsl/data/sources/splits/esc50.json" in names  # MetaAudio's split files
     assert "audiofsl/conf/__init__.py" in names
+
+
+def test_tensorboard_runs_are_named_by_task_and_overrides(compose_config, monkeypatch):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    import audiofsl.train as train
+
+    given = ["+experiment=fsdd_protonet", "data.root=/my/audio", "seed=3", "sampler.n_shot=1",
+             "paths.data_dir=/cache"]  # fmt: skip
+    parsed = OverridesParser.create().parse_overrides(given)
+    monkeypatch.setattr(train, "task_overrides", lambda: parsed)
+    cfg = compose_config("train", ["+experiment=fsdd_protonet"])
+    assert train.tensorboard_run_name(cfg) == "fsdd_protonet,seed=3,sampler.n_shot=1"
