@@ -36,6 +36,7 @@ bench: ## Print every benchmark's figures and ratios as JSON (peers: pip install
 	$(RUN) benchmarks/losses.py
 	$(RUN) benchmarks/evaluation.py
 	$(RUN) benchmarks/methods.py
+	$(RUN) benchmarks/data.py --quick
 	$(RUN) benchmarks/augmentations.py
 
 clean: ## Remove caches and run outputs (keeps the data cache)

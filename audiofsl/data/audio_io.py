@@ -163,6 +163,8 @@ def fit_length(
     if length == 0:
         raise ValueError("fit_length: the waveform is empty; there is nothing to crop or pad.")
     offset = crop_offset(length, n_samples, mode, generator)
+    if offset >= 0 and offset + n_samples <= length:  # a plain crop: a slice, no index gather
+        return wave[..., offset : offset + n_samples].clone()
     index = (torch.arange(n_samples, device=wave.device) + offset) % length
     return wave.index_select(-1, index)
 

@@ -196,7 +196,9 @@ class ClipDataset(Dataset):
         start = crop_offset(length, self.clip_samples, self.crop, generator)
         wave = read_window(self.records[index].path, self.sample_rate, start, self.clip_samples,
                            info.sample_rate, info.frames)  # fmt: skip
-        return fit_length(wave, self.clip_samples, "start")
+        if wave.shape[-1] == self.clip_samples:
+            return wave
+        return fit_length(wave, self.clip_samples, "start")  # a rounding sample short
 
     def with_crop(self, crop: str) -> ClipDataset:
         """The same clips (sharing the cache) cropped with another mode."""
