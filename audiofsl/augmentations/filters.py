@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 
 import torch
 import torch.nn.functional as F
@@ -54,13 +55,13 @@ class _FrequencyFilter(WaveformAugmentation):
                 f"{self.sample_rate / 2} Hz of sample_rate={self.sample_rate}."
             )
 
+    @abstractmethod
     def log_x(self, freqs: Tensor, params: Params) -> Tensor:
         """``log |x|`` of the normalised frequency per example: ``[F] -> [N, F]``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def lowest_frequency(self) -> float:
         """Lowest cut-off or bandwidth (Hz) the filter can have; sets the zero padding."""
-        raise NotImplementedError
 
     def apply_params(self, audio: Tensor, params: Params) -> Tensor:
         pad = math.ceil(RINGING_PERIODS * self.sample_rate / self.lowest_frequency())
