@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 REDUCTIONS = ("mean", "sum")
@@ -102,14 +103,21 @@ class RelationModule(nn.Module):
                 f"[..., n_query, C, H, W] with the same C={self.in_channels}, H and W, got "
                 f"{tuple(prototypes.shape)} and {tuple(query.shape)}."
             )
-        map_shape = prototypes.shape[-3:]
-        protos = prototypes.unsqueeze(-5)  # [..., 1, W, C, H, W']
-        queries = query.unsqueeze(-4)  # [..., Q, 1, C, H, W']
-        lead = torch.broadcast_shapes(protos.shape[:-3], queries.shape[:-3])
-        pairs = torch.cat(
-            [protos.expand(*lead, *map_shape), queries.expand(*lead, *map_shape)], dim=-3
-        )
-        return self.forward(pairs.reshape(-1, *pairs.shape[-3:]), logits=logits).reshape(lead)
+        # The first convolution is linear in its input channels: on a concatenated pair it is
+        # the prototype half's convolution plus the query half's. Each prototype and each query
+        # is convolved once; only the sum and the later layers run per (query, class) pair.
+        first = self.blocks[0]
+        c = self.in_channels
+        lead = torch.broadcast_shapes(prototypes.shape[:-4], query.shape[:-4])
+        p = F.conv2d(prototypes.flatten(0, -4), first.weight[:, :c], None, padding=1)
+        q = F.conv2d(query.flatten(0, -4), first.weight[:, c:], first.bias, padding=1)
+        p = p.reshape(*prototypes.shape[:-3], *p.shape[1:]).unsqueeze(-5)  # [..., 1, W, C', H, W']
+        q = q.reshape(*query.shape[:-3], *q.shape[1:]).unsqueeze(-4)  # [..., Q, 1, C', H, W']
+        pairs = (p + q).expand(*lead, q.shape[-5], p.shape[-4], *p.shape[-3:])
+        hidden = self.blocks[1:](pairs.flatten(0, -4))
+        out = self.fc(hidden.mean(dim=(-2, -1))).squeeze(-1)
+        out = out if logits else torch.sigmoid(out)
+        return out.reshape(*lead, q.shape[-5], p.shape[-4])
 
     @staticmethod
     def feature_prototypes(support: Tensor, reduction: str = "mean") -> Tensor:
