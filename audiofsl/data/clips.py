@@ -109,10 +109,30 @@ class ClipDataset(Dataset):
         Loaders call it in the main process before their workers start, so that the workers
         share one copy; until then (indexing, summaries) nothing is decoded.
         """
-        if self.cache_audio and self._flat is None:
+        if not self.cache_audio or self._flat is not None:
+            return self
+        paths = [r.path for r in self.records]
+        if any(info is None for info in self.infos):
             with ThreadPoolExecutor(max_workers=4) as pool:
-                paths = [r.path for r in self.records]
                 self._store(list(pool.map(lambda p: load_audio(p, self.sample_rate), paths)))
+            return self
+        # Indexed clips: their decoded lengths are known, so each clip is decoded straight into
+        # its slot of one preallocated buffer (peak memory: the cache plus a clip per thread,
+        # not twice the cache as concatenating a list of decoded clips would take).
+        lengths = torch.tensor([info.num_samples(self.sample_rate) for info in self.infos])
+        offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
+        flat = torch.empty(int(offsets[-1]), dtype=torch.float32)
+
+        def decode_into(index: int) -> None:
+            start, end = offsets[index : index + 2].tolist()
+            wave = load_audio(paths[index], self.sample_rate)
+            n = min(end - start, wave.shape[-1])  # a header may be off by a rounding sample
+            flat[start : start + n] = wave[:n]
+            flat[start + n : end] = 0.0
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(decode_into, range(len(paths))))
+        self._flat, self._offsets = flat, offsets
         return self
 
     def _store(self, audio: Sequence[Tensor]) -> None:

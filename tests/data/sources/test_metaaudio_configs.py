@@ -182,3 +182,45 @@ def test_an_esc50_experiment_trains_and_tests_on_a_replica(compose_config, tmp_p
     assert 0.0 <= metrics["test/acc"] <= 1.0 and "val/acc" in metrics
     saved = (Path(cfg.paths.output_dir) / "config.yaml").read_text()
     assert "ESC50DataModule" in saved and "variant: baseline" in saved
+
+
+def _six_class_copy(name: str, root: Path) -> tuple[Path, list[str]]:
+    """A replica of ``name`` with six classes of three clips each (2/2/2 classes per split)."""
+    if name == "nsynth":
+        classes = [f"{f}_acoustic_{i:03d}" for f in ("guitar", "flute", "organ") for i in (1, 2)]
+        return replicas.nsynth(root, {"train": classes}, notes_per_instrument=3), classes
+    if name == "fsdkaggle18":
+        classes = ["Knock", "Oboe", "Bark", "Cough", "Flute", "Gong"]
+        return replicas.fsdkaggle18(root, dict.fromkeys(classes, 3), {}), classes
+    if name == "voxceleb1":
+        classes = [f"id1000{i}" for i in range(1, 7)]
+        return replicas.voxceleb1(root, dict.fromkeys(classes, [2, 1])), classes
+    classes = [f"Genus{i} species_Bird {i}" for i in range(6)]
+    return replicas.birdclef2020(root, dict.fromkeys(classes, 3)), classes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["nsynth", "fsdkaggle18", "voxceleb1", "birdclef2020"])
+def test_prepare_data_then_protonet_trains_and_tests_on_a_replica(compose_config, tmp_path, name):
+    """The done-when of the data layer: index a copy, then train its overlay end to end."""
+    from audiofsl.prepare_data import class_counts
+
+    root, classes = _six_class_copy(name, tmp_path / "copy")
+    split = _small_split(tmp_path / "split.json", classes[:2], classes[2:4], classes[4:])
+    overrides = [
+        f"+experiment={name}_protonet", f"data.root={root}", f"data.split.file={split}",
+        "logger=csv", "trainer.max_epochs=1", "trainer.limit_train_batches=2",
+        "encoder.hidden_channels=8", "evaluation.val.n_tasks=4", "evaluation.test.0.n_tasks=4",
+        *TINY,
+    ]  # fmt: skip
+    cfg = compose_config("train", overrides, tmp_path / "cache")
+    prepared = build_datamodule(cfg)
+    prepared.setup(None)
+    counts = {(r["split"], r["class"]): r["clips"] for r in class_counts(prepared)}
+    assert counts == {(s, c): 3 for s, names in
+                      zip(("train", "val", "test"), (classes[:2], classes[2:4], classes[4:]))
+                      for c in names}  # fmt: skip
+    assert len(list((tmp_path / "cache" / "index").glob("*.csv"))) == 1
+    metrics = run_training(cfg)
+    assert 0.0 <= metrics["test/acc"] <= 1.0 and "val/acc" in metrics
+    assert len(list((tmp_path / "cache" / "index").glob("*.csv"))) == 1, "the index is reused"
