@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -170,7 +171,9 @@ def load_run(path: str | Path, which: str = "best") -> tuple[DictConfig, FewShot
 
     Args:
         path: a run directory (holding ``config.yaml`` and ``checkpoints/``) or a ``.ckpt``.
-        which: in a run directory, the checkpoint to load: ``"best"`` or ``"last"``.
+        which: in a run directory, the checkpoint to load: ``"best"`` or ``"last"``; or
+            ``"untrained"``: the run's method as initialised by its seed, no weights loaded (the
+            baseline a learned representation is compared with).
 
     Returns:
         The stored configuration, the method with its trained weights, and the checkpoint path.
@@ -178,6 +181,8 @@ def load_run(path: str | Path, which: str = "best") -> tuple[DictConfig, FewShot
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"run_dir {path} does not exist")
+    if which == "untrained":
+        return _untrained(path)
     ckpt_path = path if path.is_file() else find_checkpoint(path, which)
     checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     stored = checkpoint.get(CHECKPOINT_CONFIG_KEY)
@@ -190,3 +195,13 @@ def load_run(path: str | Path, which: str = "best") -> tuple[DictConfig, FewShot
     method.load_state_dict(checkpoint["state_dict"])
     log.info("loaded %s", ckpt_path)
     return cfg, method, ckpt_path
+
+
+def _untrained(path: Path) -> tuple[DictConfig, FewShotMethod, Path]:
+    """A run's method rebuilt from its ``config.yaml`` with the run's seed, untrained."""
+    config = (path.parent.parent if path.is_file() else path) / "config.yaml"
+    if not config.is_file():
+        raise FileNotFoundError(f"checkpoint=untrained needs the run's config.yaml: {config}")
+    cfg = OmegaConf.load(config)
+    L.seed_everything(int(cfg.get("seed", 0)), workers=True)
+    return cfg, build_method(cfg), config

@@ -1,7 +1,10 @@
-"""Evaluate a trained run on seeded few-shot episodes: ``python -m audiofsl.eval``.
+"""Evaluate a trained run: ``python -m audiofsl.eval``.
 
-The model and the data are rebuilt from the configuration stored with the run; the test clips
-are embedded once and every requested episode setting is drawn from those embeddings.
+The model and the data are rebuilt from the configuration stored with the run. ``mode=episodes``
+(the default) embeds the test clips once and draws every requested seeded few-shot episode
+setting from those embeddings; ``mode=probe`` fits a linear probe on the frozen encoder's
+embeddings (see :func:`audiofsl.evaluation.probe.linear_probe`). ``checkpoint=untrained``
+measures the run's architecture as initialised, the baseline a learned representation beats.
 
 Examples::
 
@@ -9,6 +12,8 @@ Examples::
     python -m audiofsl.eval run_dir=RUN 'episodes=[{n_shot: 1}, {n_shot: 5}]'
     python -m audiofsl.eval run_dir=RUN/checkpoints/last.ckpt 'episodes=[{n_tasks: 1000}]'
     python -m audiofsl.eval run_dir=RUN +data.root=/moved/audio
+    python -m audiofsl.eval run_dir=RUN mode=probe
+    python -m audiofsl.eval run_dir=RUN mode=probe checkpoint=untrained
 """
 
 from __future__ import annotations
@@ -19,15 +24,18 @@ import logging
 from pathlib import Path
 
 import hydra
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from audiofsl.composition import build_datamodule, load_run
 from audiofsl.evaluation import EpisodeSettings
+from audiofsl.evaluation.probe import ProbeSettings, linear_probe
 from audiofsl.train import build_trainer, collect_metrics, format_result, quiet_known_warnings
 
 log = logging.getLogger(__name__)
 
 EVAL_METRICS_FILE = "eval_metrics.json"
+EVAL_MODES = ("episodes", "probe")
 
 
 def episode_settings(requested: list | None, stored: list[EpisodeSettings]) -> list:
@@ -39,8 +47,15 @@ def episode_settings(requested: list | None, stored: list[EpisodeSettings]) -> l
 
 
 def run_evaluation(cfg: DictConfig) -> dict:
-    """Evaluate ``cfg.run_dir`` on ``cfg.episodes``; returns and saves the metrics."""
+    """Evaluate ``cfg.run_dir`` (``cfg.mode``: episodes or probe); returns and saves the
+    metrics."""
+    mode = cfg.get("mode", "episodes")
+    if mode not in EVAL_MODES:
+        raise ValueError(f"mode={mode!r}: choose one of {EVAL_MODES}.")
     run_cfg, method, ckpt_path = load_run(cfg.run_dir, which=cfg.checkpoint)
+    if mode == "probe":
+        metrics = run_probe(cfg, run_cfg, method)
+        return _write_metrics(cfg, ckpt_path, metrics)
     settings = episode_settings(cfg.get("episodes"), method.evaluation.test_settings())
     tags = [s.tag for s in settings]
     if len(set(tags)) != len(tags):
@@ -71,7 +86,28 @@ def run_evaluation(cfg: DictConfig) -> dict:
             "test/acc_ci95": metrics[f"{prefix}/acc_ci95"],
         }
         log.info(format_result(result, "test", setting))
-    run_dir = ckpt_path.parent.parent if Path(cfg.run_dir).is_file() else Path(cfg.run_dir)
+    return _write_metrics(cfg, ckpt_path, metrics)
+
+
+def run_probe(cfg: DictConfig, run_cfg: DictConfig, method) -> dict:
+    """Linear probe of the run's frozen encoder (see :func:`linear_probe`)."""
+    if cfg.get("data"):
+        run_cfg = OmegaConf.merge(run_cfg, {"data": cfg.data})
+    datamodule = build_datamodule(run_cfg, method.evaluation)
+    datamodule.setup("test")
+    settings = ProbeSettings(**OmegaConf.to_container(cfg.get("probe") or {}, resolve=True))
+    device = "cuda" if torch.cuda.is_available() and cfg.get("device", "auto") != "cpu" else "cpu"
+    result = linear_probe(method.to(device), datamodule, settings)
+    metrics = {"probe/acc": result["acc"], "probe/acc_ci95": result["acc_ci95"]}
+    log.info(
+        "linear probe: %.2f +- %.2f %% (%s checkpoint)",
+        100 * result["acc"], 100 * result["acc_ci95"], cfg.checkpoint,
+    )  # fmt: skip
+    return metrics
+
+
+def _write_metrics(cfg: DictConfig, ckpt_path: Path, metrics: dict) -> dict:
+    run_dir = Path(cfg.run_dir).parent.parent if Path(cfg.run_dir).is_file() else Path(cfg.run_dir)
     output = Path(cfg.output_file) if cfg.get("output_file") else run_dir / EVAL_METRICS_FILE
     output.write_text(json.dumps({"checkpoint": str(ckpt_path), **metrics}, indent=2) + "\n")
     log.info("metrics written to %s", output)

@@ -92,6 +92,11 @@ class AudioDataModule(L.LightningDataModule, ABC):
             raise TypeError(
                 f"train_sampler must be an EpisodeSpec or a MiniBatchSpec, got {train_sampler!r}."
             )
+        if self.subset.keep_unlabelled and isinstance(self.train_sampler, EpisodeSpec):
+            raise ValueError(
+                "data.subset.keep_unlabelled needs mini-batch training (sampler=batch): "
+                "episodes cannot be drawn from clips without labels."
+            )
         self.eval_needs = _eval_needs(eval_needs, eval_episode)
         self.seed = seed
         #: {setting: n_query} for evaluation settings lowered to fit the data (set up splits).
@@ -222,6 +227,10 @@ class AudioDataModule(L.LightningDataModule, ABC):
         records, _ = drop_small_classes(
             records, None, min_clips_to_keep(needs, lowered), split, setting
         )
+        unlabelled = []
+        if split == "train" and self.subset.keep_unlabelled:
+            unlabelled = self.unlabelled
+            records = [*records, *unlabelled]
         kept = {r.path for r in records}
         clips = [c for c in self.indexed_clips() if c.record.path in kept]
         order = {r.path: i for i, r in enumerate(records)}
@@ -236,6 +245,7 @@ class AudioDataModule(L.LightningDataModule, ABC):
             "random" if split == "train" else "start",
             cache_audio=self._fits_cache(clips),
             multi_label=any(len(r.all_labels) > 1 for r in assigned),
+            unlabelled={r.path for r in unlabelled},
         )
 
     def _class_index(self, split: str, records: list[ClipRecord]) -> dict[str, int]:

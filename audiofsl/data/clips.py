@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import soundfile as sf
@@ -57,6 +57,8 @@ class ClipDataset(Dataset):
         audio: optional decoded full clips, one float32 [T_i] per record (used with the cache).
         multi_label: add the multi-hot ``"labels"`` to every item (None: when any record has
             more than one label).
+        unlabelled: paths of records whose label is hidden (semi-supervised training): their
+            ``"label"`` is -1 and their multi-hot ``"labels"`` all zero.
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class ClipDataset(Dataset):
         cache_audio: bool = False,
         audio: Sequence[Tensor] | None = None,
         multi_label: bool | None = None,
+        unlabelled: Collection[str] = (),
     ) -> None:
         if crop not in CROP_MODES:
             raise ValueError(f"ClipDataset: crop={crop!r} must be one of {CROP_MODES}.")
@@ -84,11 +87,15 @@ class ClipDataset(Dataset):
         self.clip_samples = max(1, round(clip_seconds * sample_rate))
         self.crop = crop
         self.class_names = sorted(class_to_index, key=class_to_index.__getitem__)
-        self.labels = torch.tensor([class_to_index[r.class_name] for r in self.records])
+        hidden = set(unlabelled)
+        self.labels = torch.tensor(
+            [-1 if r.path in hidden else class_to_index[r.class_name] for r in self.records]
+        )
         if multi_label is None:
             multi_label = any(len(r.all_labels) > 1 for r in self.records)
         self.multi_label = bool(multi_label)
-        sets = [[class_to_index[name] for name in r.all_labels] for r in self.records]
+        sets = [[] if r.path in hidden else [class_to_index[name] for name in r.all_labels]
+                for r in self.records]  # fmt: skip
         self._label_flat = torch.tensor([i for members in sets for i in members], dtype=torch.long)
         sizes = torch.tensor([len(members) for members in sets], dtype=torch.long)
         self._label_offsets = torch.cat([torch.zeros(1, dtype=torch.long), sizes.cumsum(0)])
@@ -121,7 +128,10 @@ class ClipDataset(Dataset):
         # not twice the cache as concatenating a list of decoded clips would take).
         lengths = torch.tensor([info.num_samples(self.sample_rate) for info in self.infos])
         offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
-        flat = torch.empty(int(offsets[-1]), dtype=torch.float32)
+        # A normal tensor even when filled from an inference-mode loop (the decoding threads
+        # are not in inference mode, and could not write into an inference tensor).
+        with torch.inference_mode(False):
+            flat = torch.empty(int(offsets[-1]), dtype=torch.float32)
 
         def decode_into(index: int) -> None:
             start, end = offsets[index : index + 2].tolist()

@@ -334,15 +334,18 @@ class TrainSubset:
 
     Args:
         label_fraction: keep the labels of this fraction of each class's clips (CLAR: 0.01,
-            0.1, 0.2, 1.0); the others stay as unlabelled clips (label -1) for methods that
-            use them, and are dropped by methods that do not (``keep_unlabelled=False``).
+            0.1, 0.2, 1.0); the others become unlabelled clips.
         per_class_cap: at most this many clips per class (Pons et al.: 1 .. 100).
         seed: seed of the draw.
+        keep_unlabelled: train on the unlabelled clips too, with label -1 (semi-supervised
+            methods such as CLAR, whose contrastive term needs no label); otherwise they are
+            left out of training.
     """
 
     label_fraction: float = 1.0
     per_class_cap: int | None = None
     seed: int = 0
+    keep_unlabelled: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.label_fraction <= 1:

@@ -3,5 +3,15 @@
 from audiofsl.encoders.conv4 import Conv4
 from audiofsl.encoders.conv_blocks import ConvStack, conv_block
 from audiofsl.encoders.crnn import CRNN
+from audiofsl.encoders.efficientnet import EfficientNetB0
+from audiofsl.encoders.resnet import ResNet1D18, ResNet18
 
-__all__ = ["CRNN", "Conv4", "ConvStack", "conv_block"]
+__all__ = [
+    "CRNN",
+    "Conv4",
+    "ConvStack",
+    "EfficientNetB0",
+    "ResNet18",
+    "ResNet1D18",
+    "conv_block",
+]

@@ -35,6 +35,9 @@ def power_to_db(
     return db
 
 
+LOG_SCALES = ("db", "log")
+
+
 class LogMel(Frontend):
     """Log-mel spectrogram, ``[B, T] -> [B, 1, n_mels, L]``.
 
@@ -45,17 +48,29 @@ class LogMel(Frontend):
     ``L = T // hop_length + 1`` and clips of any length work. The spectrogram is always
     computed in float32, also under autocast.
 
+    ``scale="log"`` gives ``log(max(mel, amin))`` (natural log) instead of decibels, and
+    ``win_length`` a Hann window shorter than ``n_fft`` (zero-padded to ``n_fft`` and centred
+    in the frame). Together with an HTK filterbank without normalisation they give COLA's
+    features (Saeed, Grangier & Zeghidour, ICASSP 2021): 25 ms window (``win_length=400``),
+    10 ms hop, 64 bins over 60-7800 Hz, magnitude, ``log(max(mel, 1e-5))``
+    (``conf/frontend/cola_logmel.yaml``).
+
     Args:
         sample_rate: Sample rate of the input waveform in Hz.
-        n_fft: FFT size (and window length).
+        n_fft: FFT size (and window length unless ``win_length`` is given).
         hop_length: Hop between frames in samples.
         n_mels: Number of mel bins (``n_features``).
         power: Exponent of the magnitude (2.0 power, 1.0 magnitude).
-        top_db: Per-example dynamic range clamp in dB, or None.
+        top_db: Per-example dynamic range clamp in dB, or None (``scale="db"`` only).
         normalization: ``"none"``, ``"per_example"`` or ``"global"``.
         f_min: Lowest filterbank frequency in Hz.
         f_max: Highest filterbank frequency in Hz (None: Nyquist).
         amin: Floor on the spectrogram before the logarithm.
+        win_length: Hann window length in samples, ``<= n_fft`` (None: ``n_fft``).
+        scale: ``"db"`` (decibels, see :func:`power_to_db`) or ``"log"``
+            (``log(max(mel, amin))``, natural log).
+        mel_scale: ``"slaney"`` or ``"htk"`` mel scale of the filterbank.
+        mel_norm: ``"slaney"`` (area normalisation) or None (triangles of peak 1).
     """
 
     def __init__(
@@ -70,13 +85,24 @@ class LogMel(Frontend):
         f_min: float = 0.0,
         f_max: float | None = None,
         amin: float = 1e-10,
+        win_length: int | None = None,
+        scale: str = "db",
+        mel_scale: str = "slaney",
+        mel_norm: str | None = "slaney",
     ) -> None:
         super().__init__(normalization)
         _check_positive(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length)
         _check_positive(n_mels=n_mels, power=power, amin=amin)
         if top_db is not None and top_db <= 0:
             raise ValueError(f"top_db must be positive or None, got {top_db}.")
+        if scale not in LOG_SCALES:
+            raise ValueError(f"scale={scale!r} is not supported; choose one of {LOG_SCALES}.")
+        if scale == "log" and top_db is not None:
+            raise ValueError("top_db is a decibel range; use it with scale='db' only.")
+        if win_length is not None and not 0 < win_length <= n_fft:
+            raise ValueError(f"win_length must be in [1, n_fft={n_fft}], got {win_length}.")
         self.sample_rate = sample_rate
+        self.scale = scale
         self.power = power
         self.top_db = top_db
         self.amin = amin
@@ -85,14 +111,15 @@ class LogMel(Frontend):
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=sample_rate,
             n_fft=n_fft,
+            win_length=win_length,
             hop_length=hop_length,
             f_min=f_min,
             f_max=f_max,
             n_mels=n_mels,
             power=power,
             pad_mode="constant",
-            norm="slaney",
-            mel_scale="slaney",
+            norm=mel_norm,
+            mel_scale=mel_scale,
         )
 
     def compute_features(self, waveform: Tensor) -> Tensor:
@@ -102,10 +129,13 @@ class LogMel(Frontend):
             waveform: ``[B, T]`` float waveform.
 
         Returns:
-            ``[B, 1, n_mels, T // hop_length + 1]`` float32 log-mel spectrogram in dB.
+            ``[B, 1, n_mels, T // hop_length + 1]`` float32 log-mel spectrogram (dB, or
+            natural log with ``scale="log"``).
         """
         with torch.autocast(device_type=waveform.device.type, enabled=False):
             mel = self.mel(waveform.float())
+            if self.scale == "log":
+                return torch.log(mel.clamp_min(self.amin)).unsqueeze(1)
             db = power_to_db(mel, power=self.power, amin=self.amin, top_db=self.top_db)
         return db.unsqueeze(1)
 

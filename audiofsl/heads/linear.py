@@ -12,9 +12,13 @@ class LinearHead(nn.Module):
         in_dim: Embedding size ``D`` (the encoder's ``out_dim``).
         n_classes: Number of classes ``C``.
         bias: Whether to learn a bias.
+        pre_activation: BatchNorm and ReLU before the linear layer (CLAR's classifier head,
+            Al-Tahan & Mohsenzadeh 2021: BN, ReLU, Linear to the classes).
     """
 
-    def __init__(self, in_dim: int, n_classes: int, bias: bool = True) -> None:
+    def __init__(
+        self, in_dim: int, n_classes: int, bias: bool = True, pre_activation: bool = False
+    ) -> None:
         super().__init__()
         if in_dim < 1 or n_classes < 1:
             raise ValueError(
@@ -22,6 +26,9 @@ class LinearHead(nn.Module):
             )
         self.in_dim = in_dim
         self.n_classes = n_classes
+        self.pre = (
+            nn.Sequential(nn.BatchNorm1d(in_dim), nn.ReLU()) if pre_activation else nn.Identity()
+        )
         self.linear = nn.Linear(in_dim, n_classes, bias=bias)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -38,4 +45,4 @@ class LinearHead(nn.Module):
                 f"LinearHead expects embeddings of size in_dim={self.in_dim}, got "
                 f"{tuple(x.shape)}; set head.in_dim to the encoder's out_dim."
             )
-        return self.linear(x)
+        return self.linear(self.pre(x))

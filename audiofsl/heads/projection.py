@@ -4,21 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+OUTPUT_NORMS = ("none", "layer")
+OUTPUT_ACTIVATIONS = ("none", "tanh")
 
 
 class ProjectionHead(nn.Module):
     """MLP that maps embeddings into the space where a contrastive loss is computed.
 
     Each hidden layer is ``Linear -> [BatchNorm1d] -> ReLU``; a final ``Linear`` maps to
-    ``out_dim``; the output is L2-normalised when ``normalize``. ``hidden_dims=()`` with
-    ``out_dim=None`` is the identity followed by L2 normalisation.
+    ``out_dim``; then, in order, the optional ``output_norm`` (``LayerNorm(out_dim)``), the
+    optional ``output_activation`` (``tanh``) and, when ``normalize``, L2 normalisation.
+    ``hidden_dims=()`` with ``out_dim=None`` is the identity followed by L2 normalisation.
 
     Typical settings: the prototypical contrastive loss of Sgouropoulos et al. (2025, MLSP,
     arXiv:2509.10074) uses ``ProjectionHead(256, (128,), 256)`` (Linear-ReLU-Linear, then
     L2-normalise); CLAR (Al-Tahan & Mohsenzadeh, 2021) uses
-    ``ProjectionHead(512, (512,), 128, batch_norm=True)``.
+    ``ProjectionHead(512, (512,), 128, batch_norm=True)``; COLA (Saeed et al., ICASSP 2021)
+    uses a single dense layer followed by layer normalisation and tanh,
+    ``ProjectionHead(D, (), 512, output_norm="layer", output_activation="tanh",
+    normalize=False)``, compared with :class:`~audiofsl.heads.BilinearSimilarity`.
 
     Args:
         in_dim: Input embedding size ``D``.
@@ -26,6 +34,8 @@ class ProjectionHead(nn.Module):
         out_dim: Output size; ``None`` only together with ``hidden_dims=()`` (no layers).
         batch_norm: Whether each hidden layer has a ``BatchNorm1d`` before its ReLU.
         normalize: Whether to L2-normalise the output along the last dim.
+        output_norm: ``"none"`` or ``"layer"`` (a learnable ``LayerNorm`` over the output).
+        output_activation: ``"none"`` or ``"tanh"``, applied after ``output_norm``.
     """
 
     def __init__(
@@ -35,6 +45,8 @@ class ProjectionHead(nn.Module):
         out_dim: int | None = 256,
         batch_norm: bool = False,
         normalize: bool = True,
+        output_norm: str = "none",
+        output_activation: str = "none",
     ) -> None:
         super().__init__()
         hidden_dims = tuple(int(h) for h in hidden_dims)
@@ -47,6 +59,15 @@ class ProjectionHead(nn.Module):
             raise ValueError(
                 f"ProjectionHead out_dim=None (no layers) needs hidden_dims=(), got {hidden_dims}; "
                 "set out_dim to the size of the projection."
+            )
+        if output_norm not in OUTPUT_NORMS:
+            raise ValueError(
+                f"ProjectionHead output_norm must be one of {OUTPUT_NORMS}, got {output_norm!r}."
+            )
+        if output_activation not in OUTPUT_ACTIVATIONS:
+            raise ValueError(
+                f"ProjectionHead output_activation must be one of {OUTPUT_ACTIVATIONS}, got "
+                f"{output_activation!r}."
             )
         self.in_dim = in_dim
         self.out_dim = in_dim if out_dim is None else out_dim
@@ -62,6 +83,8 @@ class ProjectionHead(nn.Module):
         if out_dim is not None:
             layers.append(nn.Linear(width, out_dim))
         self.mlp = nn.Sequential(*layers)
+        self.output_norm = nn.LayerNorm(self.out_dim) if output_norm == "layer" else None
+        self.output_activation = output_activation
 
     def forward(self, x: Tensor) -> Tensor:
         """Projected (and normalised) embeddings.
@@ -71,7 +94,8 @@ class ProjectionHead(nn.Module):
                 (batch norm statistics are taken over all of them).
 
         Returns:
-            ``[..., out_dim]`` projections, unit-norm when ``normalize``.
+            ``[..., out_dim]`` projections (after ``output_norm`` and ``output_activation``),
+            unit-norm when ``normalize``.
         """
         if x.dim() < 1 or x.shape[-1] != self.in_dim:
             raise ValueError(
@@ -79,4 +103,8 @@ class ProjectionHead(nn.Module):
                 f"{tuple(x.shape)}; set the projection's in_dim to the encoder's out_dim."
             )
         out = self.mlp(x.reshape(-1, self.in_dim)).reshape(*x.shape[:-1], self.out_dim)
+        if self.output_norm is not None:
+            out = self.output_norm(out)
+        if self.output_activation == "tanh":
+            out = torch.tanh(out)
         return F.normalize(out, dim=-1) if self.normalize else out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import lightning as L
@@ -11,6 +11,8 @@ from torch import Tensor, nn
 
 from audiofsl.augmentations import AugmentationPipeline
 from audiofsl.evaluation import EpisodeSettings, EvaluationCache, EvaluationProtocol
+from audiofsl.evaluation.cache import CachedSplit
+from audiofsl.evaluation.classification import classification_accuracy
 from audiofsl.losses.composite import CompositeLoss
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
@@ -77,6 +79,11 @@ class FewShotMethod(L.LightningModule):
         self.scorer = None  # set by subclasses
         #: Whether evaluation sees seeded augmented views too (methods that fuse views).
         self.eval_views = False
+        #: "episodes" (few-shot tasks scored by ``scorer``) or "classifier" (methods with a
+        #: classifier: ``representation`` returns its logits, accuracy over clips).
+        self.test_by = "episodes"
+        #: How a classifier's window probabilities are combined per clip ("mean" or "max").
+        self.clip_combination = "mean"
 
     # ----------------------------------------------------------------- data flow
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
@@ -129,6 +136,34 @@ class FewShotMethod(L.LightningModule):
             embeddings [B, D].
         """
         return self.embed(self.frontend(audio.to(self.device)))
+
+    @torch.no_grad()
+    def embed_loader(self, loader: Iterable[dict]) -> CachedSplit:
+        """Embed every window a sequential loader yields (eval mode, no augmentation).
+
+        For measurements outside the trainer's loops, such as the linear probe.
+
+        Returns:
+            The :class:`CachedSplit` of the embeddings [N_windows, D] (the encoder's, never a
+            classifier's logits or a projection).
+        """
+        was_training = self.training
+        self.eval()
+        cache = EvaluationCache()
+        try:
+            for batch in loader:
+                batch = {k: v.to(self.device) if isinstance(v, Tensor) else v
+                         for k, v in batch.items()}  # fmt: skip
+                audio = batch["audio"]
+                if self.eval_views:  # methods that fuse views embed the fused views
+                    batch["features"] = self._seeded_views(audio, int(batch["index"].min()))
+                    batch["n_views"] = self.augmentation.n_views
+                    cache.add(self.representation(batch), batch)
+                else:
+                    cache.add(self.embed(self.frontend(audio)), batch)
+        finally:
+            self.train(was_training)
+        return cache.finalize()
 
     def track_train_embeddings(self, embeddings: Tensor) -> None:
         """Accumulate the epoch's mean training embedding (for centring at evaluation)."""
@@ -200,7 +235,13 @@ class FewShotMethod(L.LightningModule):
         self._eval_cache.clear()
 
     def log_evaluation(self, split: str, settings: list[EpisodeSettings]) -> None:
-        """Score the cached split on its seeded episodes; log ``<split>/acc`` and the CI."""
+        """Score the cached split on its seeded episodes (or, with ``test_by="classifier"``,
+        the classifier's clip accuracy); log ``<split>/acc`` and the CI."""
+        if self.test_by == "classifier":
+            result = classification_accuracy(self._eval_cache.finalize(), self.clip_combination)
+            self.log(f"{split}/acc", result["acc"], prog_bar=True)
+            self.log(f"{split}/acc_ci95", result["acc_ci95"])
+            return
         if self.scorer is None:
             raise TypeError(f"{type(self).__name__} sets no scorer; it cannot be evaluated.")
         cached = self._eval_cache.finalize()

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
-from audiofsl.evaluation import EpisodeSettings, PrototypeScorer
-from audiofsl.evaluation.classification import CLIP_COMBINATIONS, classification_accuracy
+from audiofsl.evaluation import PrototypeScorer
+from audiofsl.evaluation.classification import CLIP_COMBINATIONS
 from audiofsl.heads import LinearHead
 from audiofsl.losses import CrossEntropyLoss
 from audiofsl.losses.composite import as_composite
@@ -88,11 +88,3 @@ class Supervised(FewShotMethod):
         """Embeddings for episodes, or the classifier's logits [B, n_classes]."""
         embeddings = self.embed(batch["features"])
         return self.head(embeddings) if self.test_by == "classifier" else embeddings
-
-    def log_evaluation(self, split: str, settings: list[EpisodeSettings]) -> None:
-        if self.test_by == "episodes":
-            super().log_evaluation(split, settings)
-            return
-        result = classification_accuracy(self._eval_cache.finalize(), self.clip_combination)
-        self.log(f"{split}/acc", result["acc"], prog_bar=True)
-        self.log(f"{split}/acc_ci95", result["acc_ci95"])

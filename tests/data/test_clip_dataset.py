@@ -75,7 +75,9 @@ def test_indexed_clips_are_decoded_into_one_preallocated_buffer(tmp_path, tone, 
         path = write_audio(tmp_path / f"c{k}.wav", tone(300 + 50 * k, seconds, rate), rate)
         frames = round(seconds * rate)
         clips.append(IndexedClip(ClipRecord(str(path), "a"), frames, rate, 1))
-    dataset = ClipDataset(clips, {"a": 0}, 16000, 0.05, "start", cache_audio=True).fill_cache()
+    dataset = ClipDataset(clips, {"a": 0}, 16000, 0.05, "start", cache_audio=True)
+    with torch.inference_mode():  # as when first filled from a validation loop
+        dataset.fill_cache()
     assert dataset.cached
     assert dataset._offsets.diff().tolist() == [c.num_samples(16000) for c in clips]
     for i, clip in enumerate(clips):

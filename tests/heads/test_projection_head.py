@@ -69,3 +69,61 @@ def test_errors():
         ProjectionHead(8, (4,), out_dim=None)
     with pytest.raises(ValueError, match="in_dim=8"):
         ProjectionHead(8)(torch.randn(2, 7))
+
+
+def test_cola_head_is_dense_layer_norm_tanh():
+    torch.manual_seed(3)
+    head = ProjectionHead(
+        16, (), 512, output_norm="layer", output_activation="tanh", normalize=False
+    )
+    assert [type(m).__name__ for m in head.mlp] == ["Linear"]
+    assert isinstance(head.output_norm, torch.nn.LayerNorm)
+    with torch.no_grad():  # non-trivial affine parameters of the layer norm
+        head.output_norm.weight.uniform_(0.5, 1.5)
+        head.output_norm.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(2, 3, 16)
+    out = head(x)
+    assert out.shape == (2, 3, 512)
+    norm = head.output_norm
+    for i in range(2):
+        for j in range(3):
+            h = loop_mlp(head, x[i, j])
+            mean = sum(h.tolist()) / 512
+            var = sum((v - mean) ** 2 for v in h.tolist()) / 512
+            h = (h - mean) / (var + norm.eps) ** 0.5 * norm.weight.double() + norm.bias.double()
+            torch.testing.assert_close(out[i, j], torch.tanh(h).float())
+    out.sum().backward()
+    assert head.output_norm.weight.grad is not None
+
+
+@pytest.mark.parametrize("output_norm", ["none", "layer"])
+@pytest.mark.parametrize("output_activation", ["none", "tanh"])
+def test_output_norm_and_activation_come_before_l2_normalisation(output_norm, output_activation):
+    torch.manual_seed(4)
+    kwargs = dict(output_norm=output_norm, output_activation=output_activation)
+    head = ProjectionHead(8, (6,), 4, **kwargs)
+    raw = ProjectionHead(8, (6,), 4, normalize=False, **kwargs)
+    raw.load_state_dict(head.state_dict())
+    x = torch.randn(5, 8)
+    torch.testing.assert_close(head(x), F.normalize(raw(x), dim=-1))
+    if output_activation == "tanh":
+        assert raw(x).abs().max() < 1
+    if output_norm == "layer":
+        h = raw.mlp(x)
+        pre = torch.atanh(raw(x)) if output_activation == "tanh" else raw(x)
+        torch.testing.assert_close(
+            pre, torch.nn.functional.layer_norm(h, (4,)), atol=1e-4, rtol=1e-4
+        )
+
+
+def test_defaults_unchanged():
+    head = ProjectionHead(256, (128,), 256)
+    assert head.output_norm is None and head.output_activation == "none"
+    assert sorted(head.state_dict()) == ["mlp.0.bias", "mlp.0.weight", "mlp.2.bias", "mlp.2.weight"]
+
+
+def test_output_option_errors():
+    with pytest.raises(ValueError, match="output_norm must be one of"):
+        ProjectionHead(8, output_norm="batch")
+    with pytest.raises(ValueError, match="output_activation must be one of"):
+        ProjectionHead(8, output_activation="relu")

@@ -48,7 +48,10 @@ def test_errors_on_bad_labels(loss_fn):
     with pytest.raises(ValueError, match=r"\[0, 4\)"):
         loss_fn(logits, torch.tensor([0, 1, 2, 3, 4, 0]))
     with pytest.raises(ValueError, match=r"\[0, 4\)"):
-        loss_fn(logits, torch.tensor([0, 1, -1, 3, 0, 0]))
+        loss_fn(logits, torch.tensor([0, 1, -2, 3, 0, 0]))
+    if isinstance(loss_fn, PrototypicalLoss):  # -1 means unlabelled only to CrossEntropyLoss
+        with pytest.raises(ValueError, match=r"\[0, 4\)"):
+            loss_fn(logits, torch.tensor([0, 1, -1, 3, 0, 0]))
     with pytest.raises(ValueError, match="integer"):
         loss_fn(logits, torch.zeros(6))
 
@@ -56,3 +59,37 @@ def test_errors_on_bad_labels(loss_fn):
 def test_label_smoothing_range():
     with pytest.raises(ValueError, match="label_smoothing"):
         CrossEntropyLoss(label_smoothing=1.0)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_ignores_unlabelled_rows(smoothing):
+    torch.manual_seed(3)
+    logits = 3 * torch.randn(10, 4)
+    labels = torch.tensor([0, -1, 3, 2, -1, -1, 1, 0, -1, 3])
+    loss = CrossEntropyLoss(label_smoothing=smoothing)(logits, labels)
+    labelled = labels >= 0
+    expected = loop_cross_entropy(logits[labelled], labels[labelled], smoothing)
+    torch.testing.assert_close(loss, expected.float())
+    # leading dims are flattened as before
+    torch.testing.assert_close(
+        CrossEntropyLoss(label_smoothing=smoothing)(logits.view(2, 5, 4), labels.view(2, 5)), loss
+    )
+
+
+def test_cross_entropy_without_labelled_rows_is_zero_with_a_graph():
+    logits = torch.randn(6, 3, requires_grad=True)
+    loss = CrossEntropyLoss(label_smoothing=0.1)(logits, torch.full((6,), -1))
+    assert loss.item() == 0.0 and loss.dtype == torch.float32 and loss.requires_grad
+    loss.backward()
+    torch.testing.assert_close(logits.grad, torch.zeros(6, 3))
+
+
+def test_cross_entropy_gradients_skip_unlabelled_rows():
+    logits = torch.randn(4, 3, requires_grad=True)
+    CrossEntropyLoss()(logits, torch.tensor([2, -1, 0, -1])).backward()
+    assert logits.grad[[1, 3]].abs().sum() == 0 and logits.grad[[0, 2]].abs().sum() > 0
+
+
+def test_cross_entropy_rejects_labels_below_minus_one():
+    with pytest.raises(ValueError, match=r"\[0, 4\) \(the number of logit columns\) or -1"):
+        CrossEntropyLoss()(torch.randn(3, 4), torch.tensor([0, -2, 1]))

@@ -6,15 +6,20 @@ from audiofsl import losses
 
 LOSSES = [
     losses.AngularPrototypicalLoss,
+    losses.ColaLoss,
     losses.CrossEntropyLoss,
+    losses.NTXentLoss,
     losses.PrototypicalContrastiveLoss,
     losses.PrototypicalLoss,
     losses.RelationMSELoss,
+    losses.SupConLoss,
 ]
+KNOWN = {("support", "query"), ("logits", "labels"), ("scores", "labels"), ("views",),
+         ("views", "labels")}  # fmt: skip
 
 
 @pytest.mark.parametrize("loss_cls", LOSSES)
 def test_consumes_names_the_forward_arguments(loss_cls):
     parameters = list(inspect.signature(loss_cls.forward).parameters)[1:]
     assert loss_cls.consumes == tuple(parameters)
-    assert loss_cls.consumes in {("support", "query"), ("logits", "labels"), ("scores", "labels")}
+    assert loss_cls.consumes in KNOWN

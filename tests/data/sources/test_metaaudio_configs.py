@@ -217,9 +217,8 @@ def test_prepare_data_then_protonet_trains_and_tests_on_a_replica(compose_config
     prepared = build_datamodule(cfg)
     prepared.setup(None)
     counts = {(r["split"], r["class"]): r["clips"] for r in class_counts(prepared)}
-    assert counts == {(s, c): 3 for s, names in
-                      zip(("train", "val", "test"), (classes[:2], classes[2:4], classes[4:]))
-                      for c in names}  # fmt: skip
+    splits = {"train": classes[:2], "val": classes[2:4], "test": classes[4:]}
+    assert counts == {(s, c): 3 for s, names in splits.items() for c in names}
     assert len(list((tmp_path / "cache" / "index").glob("*.csv"))) == 1
     metrics = run_training(cfg)
     assert 0.0 <= metrics["test/acc"] <= 1.0 and "val/acc" in metrics

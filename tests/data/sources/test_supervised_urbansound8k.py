@@ -83,6 +83,23 @@ def test_few_data_protocol_caps_the_training_clips_per_class(us8k, cap):
     assert [r.path for r in again.assignment()["train"]] == [r.path for r in assigned["train"]]
 
 
+def test_a_label_fraction_keeps_the_other_clips_unlabelled_when_asked(us8k):
+    """CLAR's semi-supervised protocol: 1/4 of each class labelled, the rest trains with -1."""
+    subset = TrainSubset(label_fraction=0.25, seed=1, keep_unlabelled=True)
+    module = UrbanSound8KDataModule(us8k, subset=subset, **FAST)
+    labels = module.train_set.labels
+    assert len(module.train_set) == 32 and int((labels >= 0).sum()) == 8
+    labelled = Counter(module.train_set.class_names[i] for i in labels[labels >= 0].tolist())
+    assert labelled == dict.fromkeys(US8K_CLASSES[:4], 2), "stratified: 2 of 8 per class"
+    hidden = {r.path for r in module.unlabelled}
+    records = module.train_set.records
+    assert all((labels[i] < 0) == (records[i].path in hidden) for i in range(len(records)))
+    dropped = UrbanSound8KDataModule(us8k, subset=TrainSubset(label_fraction=0.25, seed=1), **FAST)
+    assert len(dropped.train_set) == 8 and bool((dropped.train_set.labels >= 0).all())
+    with pytest.raises(ValueError, match="keep_unlabelled needs mini-batch training"):
+        UrbanSound8KDataModule(us8k, subset=subset, loader=LOADER, eval_needs={})
+
+
 def test_a_missing_file_is_left_out_with_a_warning(tmp_path, caplog):
     folder = make_urbansound8k(tmp_path, n_classes=2, folds=2, recordings=1, slices=2)
     (folder / "audio" / "fold2" / "12010-1-0-1.wav").unlink()
