@@ -205,3 +205,41 @@ def _untrained(path: Path) -> tuple[DictConfig, FewShotMethod, Path]:
     cfg = OmegaConf.load(config)
     L.seed_everything(int(cfg.get("seed", 0)), workers=True)
     return cfg, build_method(cfg), config
+
+
+#: The parts a new method can take over from a trained run (fine-tuning, transfer).
+BACKBONE_PARTS = ("frontend", "encoder")
+
+
+def load_backbone(method: FewShotMethod, source: str | Path, which: str = "best") -> Path:
+    """Start ``method``'s frontend and encoder from a trained run's weights (``init_from``).
+
+    Args:
+        method: the freshly built method; its frontend and encoder must have the run's
+            architecture.
+        source: a run directory (its ``which`` checkpoint) or a ``.ckpt`` file.
+        which: ``"best"`` or ``"last"`` in a run directory.
+
+    Returns:
+        The checkpoint read.
+
+    Raises:
+        ValueError: naming ``init_from`` when the architectures differ.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise FileNotFoundError(f"init_from={source} does not exist")
+    ckpt_path = source if source.is_file() else find_checkpoint(source, which)
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=False)["state_dict"]
+    for part in BACKBONE_PARTS:
+        prefix = f"{part}."
+        weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        try:
+            getattr(method, part).load_state_dict(weights)
+        except RuntimeError as error:
+            raise ValueError(
+                f"init_from={source}: the run's {part} differs from this configuration's "
+                f"({str(error).splitlines()[0]}); use the run's {part} settings."
+            ) from error
+    log.info("frontend and encoder initialised from %s", ckpt_path)
+    return ckpt_path

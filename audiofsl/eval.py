@@ -3,7 +3,9 @@
 The model and the data are rebuilt from the configuration stored with the run. ``mode=episodes``
 (the default) embeds the test clips once and draws every requested seeded few-shot episode
 setting from those embeddings; ``mode=probe`` fits a linear probe on the frozen encoder's
-embeddings (see :func:`audiofsl.evaluation.probe.linear_probe`). ``checkpoint=untrained``
+embeddings (see :func:`audiofsl.evaluation.probe.linear_probe`); ``mode=finetune`` trains a
+linear head and then the whole encoder on the run's data (see :func:`finetune_config`), into
+``RUN/finetune``. ``checkpoint=untrained``
 measures the run's architecture as initialised, the baseline a learned representation beats.
 
 Examples::
@@ -14,6 +16,7 @@ Examples::
     python -m audiofsl.eval run_dir=RUN +data.root=/moved/audio
     python -m audiofsl.eval run_dir=RUN mode=probe
     python -m audiofsl.eval run_dir=RUN mode=probe checkpoint=untrained
+    python -m audiofsl.eval run_dir=RUN mode=finetune finetune.epochs=20
 """
 
 from __future__ import annotations
@@ -25,17 +28,24 @@ from pathlib import Path
 
 import hydra
 import torch
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from audiofsl.composition import build_datamodule, load_run
 from audiofsl.evaluation import EpisodeSettings
 from audiofsl.evaluation.probe import ProbeSettings, linear_probe
-from audiofsl.train import build_trainer, collect_metrics, format_result, quiet_known_warnings
+from audiofsl.train import (
+    build_trainer,
+    collect_metrics,
+    format_result,
+    quiet_known_warnings,
+    run_training,
+)
 
 log = logging.getLogger(__name__)
 
 EVAL_METRICS_FILE = "eval_metrics.json"
-EVAL_MODES = ("episodes", "probe")
+EVAL_MODES = ("episodes", "probe", "finetune")
 
 
 def episode_settings(requested: list | None, stored: list[EpisodeSettings]) -> list:
@@ -55,6 +65,9 @@ def run_evaluation(cfg: DictConfig) -> dict:
     run_cfg, method, ckpt_path = load_run(cfg.run_dir, which=cfg.checkpoint)
     if mode == "probe":
         metrics = run_probe(cfg, run_cfg, method)
+        return _write_metrics(cfg, ckpt_path, metrics)
+    if mode == "finetune":
+        metrics = run_finetune(cfg, run_cfg, ckpt_path)
         return _write_metrics(cfg, ckpt_path, metrics)
     settings = episode_settings(cfg.get("episodes"), method.evaluation.test_settings())
     tags = [s.tag for s in settings]
@@ -104,6 +117,63 @@ def run_probe(cfg: DictConfig, run_cfg: DictConfig, method) -> dict:
         100 * result["acc"], 100 * result["acc_ci95"], cfg.checkpoint,
     )  # fmt: skip
     return metrics
+
+
+def finetune_config(cfg: DictConfig, run_cfg: DictConfig, ckpt_path: Path) -> DictConfig:
+    """The training configuration that fine-tunes a run's frontend and encoder.
+
+    A supervised method (cross-entropy through a new linear head, no augmentation) on the run's
+    data with mini-batches, initialised from ``ckpt_path`` and trained on the
+    :class:`~audiofsl.callbacks.HeadFirstFinetuning` schedule. It is tested by its classifier
+    when the splits share their classes (folds, official splits), and on the run's few-shot
+    episodes of the novel classes otherwise.
+    """
+    settings = cfg.finetune
+    if cfg.get("data"):
+        run_cfg = OmegaConf.merge(run_cfg, {"data": cfg.data})
+    class_disjoint = bool(instantiate(run_cfg.data.split).class_disjoint)
+    method = {
+        "_target_": "audiofsl.methods.Supervised",
+        "n_classes": None,
+        "frontend": run_cfg.method.frontend,
+        "augmentation": {"_target_": "audiofsl.augmentations.AugmentationPipeline"},
+        "encoder": run_cfg.method.encoder,
+        "head": {"_target_": "audiofsl.heads.LinearHead", "_partial_": True},
+        "loss": {"_target_": "audiofsl.losses.CrossEntropyLoss"},
+        "scorer": {"_target_": "audiofsl.evaluation.PrototypeScorer",
+                   "distance": "squared_euclidean", "transform": "center_l2"},
+        "optimizer": {"_target_": "torch.optim.Adam", "_partial_": True, "lr": settings.lr},
+        "scheduler": None,
+        "test_by": "episodes" if class_disjoint else "classifier",
+    }  # fmt: skip
+    run_dir = ckpt_path.parent.parent
+    changes = {
+        "method": method,
+        "sampler": {"_target_": "audiofsl.samplers.MiniBatchSpec",
+                    "batch_size": settings.batch_size, "drop_last": True},
+        "trainer": {"max_epochs": settings.epochs},
+        "callbacks": {"head_first": {"_target_": "audiofsl.callbacks.HeadFirstFinetuning",
+                                     "head_only_epochs": settings.head_only_epochs,
+                                     "encoder_lr_factor": settings.encoder_lr_factor}},
+        "paths": {"output_dir": str(run_dir / "finetune")},
+        "task_name": f"{run_cfg.get('task_name', 'run')}_finetune",
+        "init_from": str(ckpt_path),
+        "resume": None,
+        "ckpt_path": None,
+        "test": True,
+    }  # fmt: skip
+    finetune = OmegaConf.merge(run_cfg, changes)
+    for key in ("method", "sampler"):  # replaced, not merged into the run's
+        finetune[key] = OmegaConf.create(changes[key])
+    return finetune
+
+
+def run_finetune(cfg: DictConfig, run_cfg: DictConfig, ckpt_path: Path) -> dict:
+    """Fine-tune the run's encoder (see :func:`finetune_config`); its test metrics."""
+    finetune = finetune_config(cfg, run_cfg, ckpt_path)
+    metrics = run_training(finetune)
+    log.info("fine-tuned run: %s", finetune.paths.output_dir)
+    return {f"finetune/{k.split('/', 1)[1]}": v for k, v in metrics.items() if k.startswith("test")}
 
 
 def _write_metrics(cfg: DictConfig, ckpt_path: Path, metrics: dict) -> dict:

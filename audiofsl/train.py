@@ -29,6 +29,7 @@ from audiofsl.composition import (
     build_evaluation,
     build_method,
     fill_data_dependent,
+    load_backbone,
     save_config,
 )
 from audiofsl.resume import (
@@ -141,6 +142,8 @@ def run_training(cfg: DictConfig) -> dict:
     fill_data_dependent(cfg, datamodule)
     evaluation = build_evaluation(cfg)
     model = build_method(strip_run_control(cfg), evaluation)
+    if cfg.get("init_from") and not ckpt_path:
+        load_backbone(model, cfg.init_from)
     save_config(model.run_config, output_dir)
     trainer = build_trainer(cfg, has_validation=datamodule.val_set is not None)
     if ckpt_path and checkpoint_run_dir(ckpt_path) == output_dir.resolve():

@@ -5,12 +5,14 @@ from audiofsl.encoders.conv_blocks import ConvStack, conv_block
 from audiofsl.encoders.crnn import CRNN
 from audiofsl.encoders.efficientnet import EfficientNetB0
 from audiofsl.encoders.resnet import ResNet1D18, ResNet18
+from audiofsl.encoders.vgg import PonsVGG
 
 __all__ = [
     "CRNN",
     "Conv4",
     "ConvStack",
     "EfficientNetB0",
+    "PonsVGG",
     "ResNet18",
     "ResNet1D18",
     "conv_block",

@@ -196,10 +196,12 @@ class FewShotMethod(L.LightningModule):
             self.frontend.fit_normalization(loader)
 
     def configure_optimizers(self) -> Any:
+        # Frozen parameters (a fine-tuning schedule's) join the optimiser when unfrozen.
+        parameters = [p for p in self.parameters() if p.requires_grad]
         if self.optimizer_factory is None:
-            optimizer = torch.optim.Adam(self.parameters(), lr=1e-3)
+            optimizer = torch.optim.Adam(parameters, lr=1e-3)
         else:
-            optimizer = self.optimizer_factory(self.parameters())
+            optimizer = self.optimizer_factory(parameters)
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)

@@ -6,16 +6,19 @@ from audiofsl import losses
 
 LOSSES = [
     losses.AngularPrototypicalLoss,
+    losses.ArcFaceLoss,
+    losses.BCEWithLogitsLoss,
     losses.ColaLoss,
     losses.CrossEntropyLoss,
     losses.NTXentLoss,
     losses.PrototypicalContrastiveLoss,
     losses.PrototypicalLoss,
     losses.RelationMSELoss,
+    losses.SigmoidFocalLoss,
     losses.SupConLoss,
 ]
 KNOWN = {("support", "query"), ("logits", "labels"), ("scores", "labels"), ("views",),
-         ("views", "labels")}  # fmt: skip
+         ("views", "labels"), ("logits", "targets"), ("embeddings", "labels")}  # fmt: skip
 
 
 @pytest.mark.parametrize("loss_cls", LOSSES)
