@@ -87,15 +87,18 @@ def evaluation_needs(evaluation: EvaluationProtocol) -> dict[str, list[EpisodeNe
     }
 
 
-def build_datamodule(cfg: DictConfig, evaluation: EvaluationProtocol | None = None) -> Any:
+def build_datamodule(
+    cfg: DictConfig, evaluation: EvaluationProtocol | None = None, episodes: bool = True
+) -> Any:
     """Instantiate ``cfg.data`` with the training sampler and the evaluation episode needs.
 
     A method tested by its classifier (``method.test_by: classifier``) draws no episodes, so
-    its val/test splits need none.
+    its val/test splits need none; nor do measurements without episodes (``episodes=False``,
+    e.g. a linear probe).
     """
     evaluation = evaluation if evaluation is not None else build_evaluation(cfg)
     sampler = instantiate(cfg.sampler)
-    by_classifier = cfg.method.get("test_by") == "classifier"
+    by_classifier = cfg.method.get("test_by") == "classifier" or not episodes
     needs = {"val": [], "test": []} if by_classifier else evaluation_needs(evaluation)
     return partial_of(cfg.data)(train_sampler=sampler, eval_needs=needs)
 

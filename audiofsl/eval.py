@@ -106,7 +106,7 @@ def run_probe(cfg: DictConfig, run_cfg: DictConfig, method) -> dict:
     """Linear probe of the run's frozen encoder (see :func:`linear_probe`)."""
     if cfg.get("data"):
         run_cfg = OmegaConf.merge(run_cfg, {"data": cfg.data})
-    datamodule = build_datamodule(run_cfg, method.evaluation)
+    datamodule = build_datamodule(run_cfg, method.evaluation, episodes=False)
     datamodule.setup("test")
     settings = ProbeSettings(**OmegaConf.to_container(cfg.get("probe") or {}, resolve=True))
     device = "cuda" if torch.cuda.is_available() and cfg.get("device", "auto") != "cpu" else "cpu"

@@ -62,5 +62,35 @@ def test_contrastive_methods_train_on_a_folder(compose_config, tmp_path, method)
     ]  # fmt: skip
     if method == "cola":
         overrides += ["data.loader.clip_seconds=1.0", "~data.clip_seconds_range"]
+    if method == "simclr":  # and the online probe, on the validation clips
+        overrides.append("callbacks.linear_probe={_target_: "
+                         "audiofsl.callbacks.LinearProbeEvaluator, every_n_epochs: 1}")  # fmt: skip
     metrics = run_training(compose_config("train", overrides, tmp_path / "cache"))
     assert 0.0 <= metrics["test/acc"] <= 1.0 and "val/acc" in metrics
+    if method == "simclr":
+        assert 0.0 <= metrics["val/probe_acc"] <= 1.0
+
+
+@pytest.mark.slow
+def test_fma_cola_pretrains_without_labels_then_probes_genres(compose_config, tmp_path):
+    """The published recipe's shape on an FMA replica: EfficientNet-B0 pre-trained on unlabelled
+    tracks (no validation or test while pre-training), then a genre probe on fma_small."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "data" / "sources"))
+    from supervised_replicas import make_fma
+
+    root = make_fma(tmp_path / "fma")
+    overrides = ["+experiment=fma_cola", f"data.root={root}", "data.size=large",
+                 "sampler.batch_size=4", "trainer.max_epochs=1", "logger=csv",
+                 "data.loader.clip_seconds=0.3", "data.loader.eval_hop_seconds=0.3",
+                 "method.window_seconds=0.2"]  # fmt: skip
+    cfg = compose_config("train", overrides, tmp_path / "cache")
+    metrics = run_training(cfg)
+    assert "test/acc" not in metrics
+    run_dir = Path(cfg.paths.output_dir)
+    probe = ["mode=probe", "probe.combine=mean_logits", "+data.labelled=true",
+             "+data.size=small"]  # fmt: skip
+    result = run_evaluation(compose_config("eval", [f"run_dir={run_dir}", "checkpoint=last",
+                                                    *probe]))  # fmt: skip
+    assert 0.0 <= result["probe/acc"] <= 1.0

@@ -29,7 +29,8 @@ class ProbeSettings:
         fit_fraction: for class-disjoint splits (few-shot data), the fraction of each test
             class's clips the probe is fitted on; it is measured on the others.
         seed: seed of that draw.
-        combine: how a clip's windows are combined ("mean" or "max" of the probabilities).
+        combine: how a clip's windows are combined: "mean" or "max" of the probabilities, or
+            "mean_logits" (COLA's average of the windows' logits).
     """
 
     l2: float = 1e-3
@@ -168,27 +169,31 @@ def probe_accuracy(
     return classification_accuracy(scored, settings.combine)
 
 
-def linear_probe(method, datamodule, settings: ProbeSettings | None = None) -> dict[str, float]:
+def linear_probe(
+    method, datamodule, settings: ProbeSettings | None = None, split: str = "test"
+) -> dict[str, float]:
     """Linear-probe accuracy of a method's frozen encoder on a data module's clips.
 
     When the splits share their classes (folds, official splits), the probe is fitted on the
-    training split's labelled clips and measured on the test split. When the test classes are
-    novel (few-shot class splits), it is fitted on a seeded, stratified ``fit_fraction`` of the
-    test split's clips and measured on the rest.
+    training split's labelled clips and measured on ``split``. When the classes of ``split``
+    are novel (few-shot class splits), it is fitted on a seeded, stratified ``fit_fraction`` of
+    that split's clips and measured on the rest.
 
     Args:
         method: a trained method (anything with ``embed_loader(loader) -> CachedSplit``).
         datamodule: an audiofsl data module (``split.class_disjoint``,
             ``sequential_dataloader(split)``).
         settings: probe settings.
+        split: the split measured: ``"test"``, or ``"val"`` for an online evaluation during
+            training.
 
     Returns:
         ``{"acc": ..., "acc_ci95": ...}`` over the measured clips.
     """
     settings = settings if settings is not None else ProbeSettings()
-    test = method.embed_loader(datamodule.sequential_dataloader("test"))
+    measured = method.embed_loader(datamodule.sequential_dataloader(split))
     if datamodule.split.class_disjoint:
-        fit, measure = stratified_halves(test, settings.fit_fraction, settings.seed)
+        fit, measure = stratified_halves(measured, settings.fit_fraction, settings.seed)
     else:
-        fit, measure = method.embed_loader(datamodule.sequential_dataloader("train")), test
+        fit, measure = method.embed_loader(datamodule.sequential_dataloader("train")), measured
     return probe_accuracy(fit, measure, settings)

@@ -10,12 +10,15 @@ def loop_accuracy(logits, clip_of_window, labels, combine):
     for clip in range(labels.numel()):
         rows = [w for w in range(len(clip_of_window)) if int(clip_of_window[w]) == clip]
         probabilities = torch.stack([logits[w].softmax(-1) for w in rows])
-        combined = probabilities.mean(0) if combine == "mean" else probabilities.max(0).values
+        if combine == "mean_logits":
+            combined = torch.stack([logits[w] for w in rows]).mean(0).softmax(-1)
+        else:
+            combined = probabilities.mean(0) if combine == "mean" else probabilities.max(0).values
         correct += int(combined.argmax()) == int(labels[clip])
     return correct / labels.numel()
 
 
-@pytest.mark.parametrize("combine", ["mean", "max"])
+@pytest.mark.parametrize("combine", ["mean", "max", "mean_logits"])
 def test_clip_accuracy_equals_a_loop_over_clips_and_windows(combine):
     g = torch.Generator().manual_seed(0)
     counts = torch.randint(1, 5, (40,), generator=g)
