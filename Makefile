@@ -38,6 +38,7 @@ bench: ## Print every benchmark's figures and ratios as JSON (peers: pip install
 	$(RUN) benchmarks/methods.py
 	$(RUN) benchmarks/data.py --quick
 	$(RUN) benchmarks/augmentations.py
+	$(RUN) benchmarks/contrastive.py
 
 clean: ## Remove caches and run outputs (keeps the data cache)
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info outputs multirun

@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from audiofsl.data import EpisodeNeed
 from audiofsl.evaluation import EpisodeSettings, EvaluationProtocol
+from audiofsl.losses import BCEWithLogitsLoss
 from audiofsl.methods import FewShotMethod
 
 log = logging.getLogger(__name__)
@@ -110,11 +111,16 @@ def fill_data_dependent(cfg: DictConfig, datamodule: Any) -> None:
     it, and the ``config.yaml`` a run is rebuilt from):
 
     - ``method.n_classes``, when the method has it and it is null: the training classes;
+    - ``method.positive_weights``, when ``"auto"``: BCE's per-class positive weights from the
+      training clips' label counts;
     - ``evaluation.val.n_query`` / ``evaluation.test[i].n_query``, when the data module had to
       lower them to fit its splits (see :mod:`audiofsl.data.feasibility`).
     """
     if "n_classes" in cfg.method and cfg.method.n_classes is None:
         cfg.method.n_classes = int(datamodule.n_train_classes)
+    if cfg.method.get("positive_weights") == "auto":
+        counts = datamodule.train_set.multi_hot()
+        cfg.method.positive_weights = BCEWithLogitsLoss.positive_weights(counts).tolist()
     for setting, n_query in getattr(datamodule, "episode_adjustments", {}).items():
         node = cfg.evaluation.val if setting == "evaluation.val" else None
         if setting.startswith("evaluation.test["):

@@ -41,7 +41,8 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 def build(experiment: str, overrides: list[str]) -> ContrastiveMethod:
     """The method of an experiment overlay (the data module is not needed for a step)."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", [f"+experiment={experiment}", "data.root=/unused", *overrides])
+        cfg = compose("train", [f"+experiment={experiment}", "data.root=/unused",
+                                "paths.output_dir=/tmp/audiofsl-bench", *overrides])  # fmt: skip
     if "n_classes" in cfg.method:
         cfg.method.n_classes = 10
     method = build_method(cfg)

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from data.sources.supervised_replicas import make_esc50, make_fma, make_urbansound8k
+from data.sources.supervised_replicas import make_esc50, make_fma, make_irmas, make_urbansound8k
 
 from audiofsl.composition import build_method
 from audiofsl.results import collect_runs, summarize
@@ -22,7 +22,9 @@ QUICK = [
 ]
 
 
-@pytest.mark.parametrize("experiment", ["esc50_supervised", "us8k_supervised", "fma_supervised"])
+@pytest.mark.parametrize(
+    "experiment", ["esc50_supervised", "us8k_supervised", "fma_supervised", "irmas_supervised"]
+)
 def test_supervised_overlays_build(compose_config, tmp_path, experiment):
     cfg = compose_config("train", [f"+experiment={experiment}", f"data.root={tmp_path}"])
     cfg.method.n_classes = 10
@@ -56,3 +58,22 @@ def test_other_supervised_experiments_run_on_replicas(compose_config, tmp_path, 
     overrides = [f"+experiment={experiment}", f"data.root={root}", *QUICK, *small]
     cfg = compose_config("train", overrides, tmp_path / "cache")
     assert 0.0 <= run_training(cfg)["test/acc"] <= 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", ["focal", "bce"])
+def test_irmas_multi_label_training_reports_multi_label_metrics(compose_config, tmp_path, loss):
+    """Single-label training clips, multi-label test excerpts scored window by window."""
+    root = make_irmas(tmp_path / "data")
+    overrides = ["+experiment=irmas_supervised", f"data.root={root}", *QUICK,
+                 "encoder=conv4", f"loss={loss}", "sampler.batch_size=4",
+                 "data.loader.clip_seconds=0.5", "data.loader.eval_hop_seconds=0.25"]  # fmt: skip
+    if loss == "bce":
+        overrides.append("method.positive_weights=auto")
+    cfg = compose_config("train", overrides, tmp_path / "cache")
+    metrics = run_training(cfg)
+    for key in ("acc", "acc_ci95", "f1_macro", "f1_micro", "hamming", "map"):
+        assert 0.0 <= metrics[f"test/{key}"] <= 1.0, key
+    saved = (Path(cfg.paths.output_dir) / "config.yaml").read_text()
+    if loss == "bce":  # the weights from the training label counts, stored with the run
+        assert "positive_weights:\n  - " in saved

@@ -20,11 +20,14 @@ class CachedSplit:
             feature maps ``[C, H, W]``, fused views ...), ordered by window index.
         clip_of_window: ``[N_windows]`` long, the clip (0..n_clips-1) of each window.
         clip_labels: ``[n_clips]`` long, the class of each clip.
+        clip_targets: ``[n_clips, C]`` float multi-hot labels of each clip, when the batches
+            carried them (multi-label data), else None.
     """
 
     representations: Tensor
     clip_of_window: Tensor
     clip_labels: Tensor
+    clip_targets: Tensor | None = None
 
     @property
     def n_clips(self) -> int:
@@ -48,7 +51,9 @@ class EvaluationCache:
     """
 
     def __init__(self) -> None:
-        self._parts: dict[str, list[Tensor]] = {"reps": [], "index": [], "clip": [], "label": []}
+        self._parts: dict[str, list[Tensor]] = {
+            "reps": [], "index": [], "clip": [], "label": [], "targets": []
+        }  # fmt: skip
 
     def __len__(self) -> int:
         return sum(part.shape[0] for part in self._parts["index"])
@@ -59,13 +64,16 @@ class EvaluationCache:
         Args:
             representations: ``[B, *R]`` (kept in float32, on their device).
             batch: the evaluation batch with ``"index"`` ``[B]``, ``"label"`` ``[B]`` and
-                optionally ``"segment"`` ``[B]`` (the clip of each window).
+                optionally ``"segment"`` ``[B]`` (the clip of each window) and ``"labels"``
+                ``[B, C]`` (multi-hot).
         """
         index = batch["index"]
         self._parts["reps"].append(representations.detach().float())
         self._parts["index"].append(index)
         self._parts["clip"].append(batch.get("segment", index))
         self._parts["label"].append(batch["label"])
+        if "labels" in batch:
+            self._parts["targets"].append(batch["labels"].float())
 
     def clear(self) -> None:
         for part in self._parts.values():
@@ -75,7 +83,9 @@ class EvaluationCache:
         """The cached split, ordered by window index (after ``gather``, when given)."""
         if not self._parts["index"]:
             raise ValueError("the evaluation cache is empty: no val/test batch was embedded.")
-        joined = {name: torch.cat(parts) for name, parts in self._parts.items()}
+        joined = {name: torch.cat(parts) for name, parts in self._parts.items() if parts}
+        if "targets" in joined and len(joined["targets"]) != len(joined["index"]):
+            raise ValueError("the evaluation cache got multi-hot labels for some batches only.")
         if gather is not None:
             joined = {name: gather(tensor) for name, tensor in joined.items()}
         index = joined["index"].to(joined["reps"].device)
@@ -89,4 +99,9 @@ class EvaluationCache:
         )
         labels = torch.zeros(clips.numel(), dtype=torch.long, device=index.device)
         labels[clip_of_window] = joined["label"].to(index.device)[order].long()
-        return CachedSplit(joined["reps"][order], clip_of_window, labels)
+        targets = None
+        if "targets" in joined:
+            window_targets = joined["targets"].to(index.device)[order]
+            targets = torch.zeros(clips.numel(), window_targets.shape[1], device=index.device)
+            targets[clip_of_window] = window_targets
+        return CachedSplit(joined["reps"][order], clip_of_window, labels, targets)

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from audiofsl.augmentations import AugmentationPipeline
 from audiofsl.evaluation import EpisodeSettings, EvaluationCache, EvaluationProtocol
 from audiofsl.evaluation.cache import CachedSplit
-from audiofsl.evaluation.classification import classification_accuracy
+from audiofsl.evaluation.classification import classifier_metrics
 from audiofsl.losses.composite import CompositeLoss
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
@@ -240,9 +240,8 @@ class FewShotMethod(L.LightningModule):
         """Score the cached split on its seeded episodes (or, with ``test_by="classifier"``,
         the classifier's clip accuracy); log ``<split>/acc`` and the CI."""
         if self.test_by == "classifier":
-            result = classification_accuracy(self._eval_cache.finalize(), self.clip_combination)
-            self.log(f"{split}/acc", result["acc"], prog_bar=True)
-            self.log(f"{split}/acc_ci95", result["acc_ci95"])
+            for name, value in self.classifier_metrics(split, self._eval_cache.finalize()).items():
+                self.log(f"{split}/{name}", value, prog_bar=name == "acc")
             return
         if self.scorer is None:
             raise TypeError(f"{type(self).__name__} sets no scorer; it cannot be evaluated.")
@@ -257,6 +256,10 @@ class FewShotMethod(L.LightningModule):
             for prefix in prefixes:
                 self.log(f"{prefix}/acc", result["acc"], prog_bar=prefix == split)
                 self.log(f"{prefix}/acc_ci95", result["acc_ci95"])
+
+    def classifier_metrics(self, split: str, cached: CachedSplit) -> dict[str, float]:
+        """The classifier's metrics on a cached split (see :func:`classifier_metrics`)."""
+        return classifier_metrics(cached, self.clip_combination)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.run_config is not None:

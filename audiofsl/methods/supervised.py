@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from audiofsl.evaluation import PrototypeScorer
-from audiofsl.evaluation.classification import CLIP_COMBINATIONS
+from audiofsl.evaluation.cache import CachedSplit
+from audiofsl.evaluation.classification import (
+    CLIP_COMBINATIONS,
+    classifier_metrics,
+    clip_probabilities,
+)
+from audiofsl.evaluation.metrics import tune_threshold
 from audiofsl.heads import LinearHead
-from audiofsl.losses import CrossEntropyLoss
+from audiofsl.losses import BCEWithLogitsLoss, CrossEntropyLoss
 from audiofsl.losses.composite import as_composite
 from audiofsl.methods.base import FewShotMethod
 
@@ -40,7 +48,17 @@ class Supervised(FewShotMethod):
             classes (cross-validation folds, official splits), its windows' probabilities
             combined by ``clip_combination``; reported as ``<split>/acc`` with a 95% CI over
             clips.
-        clip_combination: ``"mean"`` or ``"max"`` of the windows' class probabilities.
+        clip_combination: ``"mean"`` or ``"max"`` of the windows' class probabilities (or
+            ``"mean_logits"``).
+        multi_label: train on multi-hot targets (``"targets"`` [B, C], from the batch's
+            ``"labels"``, or one-hot from ``"label"``) with a loss that consumes them (BCE,
+            sigmoid focal); evaluated by per-class sigmoid probabilities over a decision
+            threshold. The threshold is tuned on every validation epoch (the value maximising
+            macro F1, :func:`~audiofsl.evaluation.metrics.tune_threshold`), stored with the
+            model (a buffer) and used at test; 0.5 without a validation split.
+        threshold_per_class: tune one threshold per class rather than one for all.
+        positive_weights: per-class positive weights [C] for BCE terms of ``loss`` (from the
+            training label counts when built from config with ``"auto"``).
     """
 
     def __init__(
@@ -53,6 +71,9 @@ class Supervised(FewShotMethod):
         scorer: PrototypeScorer | None = None,
         test_by: str = "episodes",
         clip_combination: str = "mean",
+        multi_label: bool = False,
+        threshold_per_class: bool = False,
+        positive_weights: Sequence[float] | None = None,
         **base_kwargs,
     ) -> None:
         super().__init__(frontend, encoder, **base_kwargs)
@@ -72,6 +93,30 @@ class Supervised(FewShotMethod):
             raise ValueError(f"method.clip_combination: choose one of {CLIP_COMBINATIONS}.")
         self.test_by = test_by
         self.clip_combination = clip_combination
+        self.multi_label = bool(multi_label)
+        self.threshold_per_class = bool(threshold_per_class)
+        if self.multi_label:  # the decision threshold(s), tuned on validation, saved
+            self.register_buffer("threshold", torch.full((n_classes,), 0.5))
+        if self.multi_label and test_by != "classifier":
+            raise ValueError("method.multi_label needs method.test_by=classifier.")
+        needs_targets = "targets" in self.loss.consumes
+        if needs_targets != self.multi_label:
+            raise ValueError(
+                f"method.loss consumes {self.loss.consumes}: multi-label training "
+                "(method.multi_label=true) needs a loss on targets (loss=bce or loss=focal), "
+                "single-label training a loss on labels."
+            )
+        if positive_weights is not None:
+            weights = torch.as_tensor(list(positive_weights), dtype=torch.float32)
+            if weights.shape != (n_classes,):
+                raise ValueError(
+                    f"method.positive_weights has {weights.numel()} values for {n_classes} classes."
+                )
+            bce = [m for m in self.loss.modules() if isinstance(m, BCEWithLogitsLoss)]
+            if not bce:
+                raise ValueError("method.positive_weights needs a BCE loss (loss=bce).")
+            for module in bce:
+                module.pos_weight = weights.clone()
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         embeddings = self.embed(batch["features"])
@@ -79,12 +124,33 @@ class Supervised(FewShotMethod):
         logits = self.head(embeddings)  # [V*B, n_classes]
         labels = batch["label"].repeat(batch["n_views"])
         outputs = {"logits": logits, "labels": labels, "embeddings": embeddings}
+        if self.multi_label:
+            targets = batch.get("labels")
+            if targets is None:
+                targets = F.one_hot(batch["label"].clamp_min(0), self.n_classes).float()
+            outputs["targets"] = targets.float().repeat(batch["n_views"], 1)
         loss = self.compute_loss(self.loss, outputs, batch_size=labels.numel())
-        accuracy = (logits.argmax(-1) == labels).float().mean()
-        self.log("train/acc", accuracy, prog_bar=True, batch_size=labels.numel())
+        if not self.multi_label:
+            accuracy = (logits.argmax(-1) == labels).float().mean()
+            self.log("train/acc", accuracy, prog_bar=True, batch_size=labels.numel())
         return loss
 
     def representation(self, batch: dict) -> Tensor:
         """Embeddings for episodes, or the classifier's logits [B, n_classes]."""
         embeddings = self.embed(batch["features"])
         return self.head(embeddings) if self.test_by == "classifier" else embeddings
+
+    def classifier_metrics(self, split: str, cached: CachedSplit) -> dict[str, float]:
+        """Single-label accuracy and F1, or multi-label metrics at the tuned threshold."""
+        if not self.multi_label:
+            return super().classifier_metrics(split, cached)
+        if split == "val" and not self.trainer.sanity_checking:
+            probabilities = clip_probabilities(cached, self.clip_combination, multi_label=True)
+            tuned = tune_threshold(
+                probabilities, cached.clip_targets, per_class=self.threshold_per_class
+            )
+            self.threshold.copy_(
+                torch.as_tensor(tuned).to(self.threshold).expand_as(self.threshold)
+            )
+        threshold = self.threshold if self.threshold_per_class else float(self.threshold[0])
+        return classifier_metrics(cached, self.clip_combination, threshold)

@@ -1,0 +1,675 @@
+"""A trained run on your own audio files, from Python (no Hydra): embed, predict, enrol.
+
+::
+
+    from audiofsl.inference import load_model
+
+    model = load_model("outputs/train/2026-11-21_10-00-00")       # or a .ckpt file
+    rows, unreadable = model.predict_files(["a.wav", "b.flac"])   # runs with a classifier
+    model.enrol({"dog": ["dog.wav"], "bell": ["bell1.ogg", "bell2.wav"]})  # any run
+    rows, unreadable = model.classify(["query.mp3"])
+    model.export_embeddings(paths, labels, "embeddings/")          # numpy, CSV, TensorBoard
+
+Every file is decoded with :func:`~audiofsl.data.audio_io.load_audio` (any format libsndfile
+reads, mixed to mono, resampled to the run's ``data.loader.sample_rate``) and cut into the
+run's windows (:meth:`Predictor.windows`). A file's embedding is the mean of its windows'
+embeddings; a classifier's window probabilities are combined as the run's test combines them
+(:func:`~audiofsl.evaluation.classification.clip_probabilities`). Files that cannot be used
+(undecodable, empty, too short, non-finite) are returned as ``(path, reason)`` pairs, never
+raised.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor, nn
+
+from audiofsl.composition import build_datamodule, load_run
+from audiofsl.data.audio_io import AUDIO_EXTENSIONS, AudioLoadError, display_path, load_audio
+from audiofsl.data.windows import window_starts
+from audiofsl.evaluation.cache import CachedSplit
+from audiofsl.evaluation.classification import CLIP_COMBINATIONS, clip_probabilities
+from audiofsl.evaluation.windows import mean_over_windows, window_table
+from audiofsl.heads import DISTANCES, pairwise_distance
+from audiofsl.methods import FewShotMethod
+
+__all__ = [
+    "Enrolment",
+    "FilePrediction",
+    "Predictor",
+    "QueryAssignment",
+    "cut_windows",
+    "find_audio_files",
+    "load_model",
+    "loop_windows",
+    "support_classes",
+]
+
+log = logging.getLogger(__name__)
+
+#: ``(path, reason)`` of a file that could not be used.
+Failure = tuple[str, str]
+PathLike = str | os.PathLike
+
+
+# ----------------------------------------------------------------- windows and files
+def cut_windows(wave: Tensor, window: int, hop: int) -> Tensor:
+    """Every window of a waveform, as evaluation cuts a clip (:class:`WindowDataset`).
+
+    Windows start every ``hop`` samples (:func:`~audiofsl.data.windows.window_starts`): one
+    window for a clip no longer than ``window``, else the fewest that cover every sample.
+    Sample ``i`` of the window starting at ``s`` is ``wave[(s + i) % T]``, so a short clip and
+    a last window running past the end are loop-padded (as
+    :func:`~audiofsl.data.windows.loop_window` does), in one gather.
+
+    Args:
+        wave: ``[T]`` waveform, T >= 1.
+        window: window length in samples.
+        hop: samples between window starts, in 1..window.
+
+    Returns:
+        ``[W, window]`` windows, same dtype and device as ``wave``.
+    """
+    if wave.dim() != 1 or wave.numel() == 0:
+        raise ValueError(f"cut_windows: wave must be a non-empty [T] tensor, got {wave.shape}.")
+    starts = torch.tensor(window_starts(wave.numel(), window, hop), device=wave.device)
+    return loop_windows(wave, starts, window)
+
+
+def loop_windows(wave: Tensor, starts: Tensor, window: int) -> Tensor:
+    """Windows ``wave[(s + i) % T]``, ``i`` in ``0..window-1``, for each start ``s``.
+
+    Args:
+        wave: ``[T]`` waveform, T >= 1.
+        starts: ``[W]`` long start samples.
+        window: window length in samples.
+
+    Returns:
+        ``[W, window]`` windows.
+    """
+    index = (starts[:, None] + torch.arange(window, device=wave.device)) % wave.numel()
+    return wave[index]
+
+
+def find_audio_files(sources: PathLike | Sequence[PathLike], setting: str = "audio") -> list[str]:
+    """The audio files named by ``sources``: files as given, folders scanned recursively.
+
+    A folder contributes its files with an audio extension (:data:`AUDIO_EXTENSIONS`, any case)
+    at any depth, sorted, hidden files and folders skipped. A file named explicitly is kept
+    whatever its extension (it is reported later if it cannot be decoded).
+
+    Args:
+        sources: a file, a folder, or a list of them.
+        setting: the setting that named them, for error messages.
+
+    Returns:
+        The files' paths, in the order given (each folder's sorted).
+
+    Raises:
+        FileNotFoundError: naming ``setting`` when a source does not exist.
+        ValueError: when no audio file is found.
+    """
+    if isinstance(sources, str | os.PathLike):
+        sources = [sources]
+    files: list[str] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            files += _audio_files_below(path)
+        elif path.exists():
+            files.append(str(path))
+        else:
+            raise FileNotFoundError(f"{setting}: '{display_path(path)}' does not exist.")
+    if not files:
+        raise ValueError(
+            f"{setting}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) in "
+            f"{[display_path(s) for s in sources]}."
+        )
+    return files
+
+
+def _audio_files_below(folder: Path) -> list[str]:
+    found = []
+    for directory, subdirs, names in os.walk(folder):
+        subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+        found += [
+            os.path.join(directory, name)
+            for name in names
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
+        ]
+    return sorted(found)
+
+
+def support_classes(folder: PathLike, setting: str = "support") -> dict[str, list[str]]:
+    """``{class: files}`` of a folder holding one sub-folder of audio files per class.
+
+    Raises:
+        FileNotFoundError, ValueError: naming ``setting`` when the folder is missing or has no
+            class sub-folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"{setting}: '{display_path(folder)}' is not a folder; give a folder with one "
+            "sub-folder of audio files per class."
+        )
+    classes = {
+        child.name: _audio_files_below(child)
+        for child in sorted(folder.iterdir())
+        if child.is_dir() and not child.name.startswith(".")
+    }
+    if not classes:
+        raise ValueError(
+            f"{setting}: '{display_path(folder)}' has no sub-folders; lay it out as "
+            "<support>/<class>/<clip>.wav, one sub-folder per class."
+        )
+    return classes
+
+
+# ----------------------------------------------------------------- results
+@dataclass(frozen=True)
+class FilePrediction:
+    """A classifier's prediction for one file.
+
+    Attributes:
+        path: the file.
+        top: the ``top_k`` most probable classes ``(name, probability)``, best first.
+        labels: the predicted labels: the most probable class, or for a multi-label run every
+            class whose probability exceeds the run's threshold (most probable first).
+    """
+
+    path: str
+    top: list[tuple[str, float]]
+    labels: list[str]
+
+
+@dataclass(frozen=True)
+class QueryAssignment:
+    """A query file assigned to the nearest enrolled class.
+
+    Attributes:
+        path: the file.
+        label: the class of the nearest prototype.
+        confidence: its softmax probability over the negative distances to the prototypes.
+        distances: the distance to each enrolled class's prototype.
+    """
+
+    path: str
+    label: str
+    confidence: float
+    distances: dict[str, float]
+
+
+@dataclass
+class Enrolment:
+    """New classes enrolled from support files (:meth:`Predictor.enrol`).
+
+    Attributes:
+        classes: the class names, in the order given.
+        prototypes: ``[K, D]`` each class's mean (prepared) support embedding.
+        center: ``[D]`` the mean the scorer's centring transform subtracts: the run's mean
+            training embedding, else the mean of the support embeddings.
+        counts: readable support files per class.
+        failures: support files that could not be used.
+    """
+
+    classes: list[str]
+    prototypes: Tensor
+    center: Tensor
+    counts: dict[str, int]
+    failures: list[Failure]
+
+
+# ----------------------------------------------------------------- the predictor
+class Predictor:
+    """A trained method applied to audio files (see the module's docstring).
+
+    Args:
+        config: the run's stored configuration.
+        method: the method with its trained weights.
+        checkpoint: the checkpoint it was loaded from.
+        device: ``"cpu"``, ``"cuda"``, ...; None: CUDA when available.
+        batch_size: windows per forward pass (None: the run's ``data.loader.eval_batch_size``).
+        class_names: names of the classifier's classes, in label order (None: looked up, see
+            :attr:`class_names`).
+        data: changes to the run's stored data settings for that look-up, e.g.
+            ``{"root": "/moved/audio"}``.
+    """
+
+    def __init__(
+        self,
+        config: DictConfig,
+        method: FewShotMethod,
+        checkpoint: PathLike,
+        device: str | torch.device | None = None,
+        batch_size: int | None = None,
+        class_names: Sequence[str] | None = None,
+        data: Mapping | None = None,
+    ) -> None:
+        self.config = config
+        self.checkpoint = Path(checkpoint)
+        loader = instantiate(config.data.loader)
+        self.sample_rate = int(loader.sample_rate)
+        self.window = loader.clip_samples
+        self.hop = loader.hop_samples or self.window
+        self.min_seconds = float(loader.min_clip_seconds)
+        self.batch_size = int(batch_size or loader.eval_batch_size)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size={batch_size!r} must be a positive number of windows.")
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        self.method = method.to(self.device).eval()
+        self.classifier = classifier_of(method)
+        threshold = getattr(method, "threshold", None)
+        self.threshold = None if threshold is None else torch.as_tensor(threshold).cpu().float()
+        self._given_names = None if class_names is None else [str(n) for n in class_names]
+        self._data = dict(data or {})
+        self._class_names: list[str] | None = None
+        self.enrolment: Enrolment | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Predictor({type(self.method).__name__} from {self.checkpoint}, windows of "
+            f"{self.window} samples at {self.sample_rate} Hz, hop {self.hop}, on {self.device})"
+        )
+
+    # ------------------------------------------------------------- windows, embeddings
+    def windows(self, audio: Tensor) -> Tensor:
+        """The run's windows of a waveform (see :func:`cut_windows`).
+
+        Windows of ``data.loader.clip_seconds`` start every ``data.loader.eval_hop_seconds``
+        (every window length when it is null, so that the whole file is used).
+
+        Args:
+            audio: ``[T]`` mono waveform at the run's sample rate.
+
+        Returns:
+            ``[W, window]`` windows.
+        """
+        return cut_windows(audio, self.window, self.hop)
+
+    def embed_files(self, paths: Sequence[PathLike]) -> tuple[Tensor, list[Failure]]:
+        """Each readable file's embedding: the mean of its windows' embeddings.
+
+        Args:
+            paths: audio files.
+
+        Returns:
+            ``[N, D]`` float32 embeddings (on the CPU) of the N readable files, in the order of
+            ``paths`` with the unusable files left out, and those files as
+            ``(path, reason)``.
+        """
+        embeddings, _, failures = self._embed(paths)
+        return embeddings, failures
+
+    def _embed(self, paths: Sequence[PathLike]) -> tuple[Tensor, list[int], list[Failure]]:
+        """File embeddings [N, D], the positions in ``paths`` of those files, failures."""
+        outputs, clip_of_window, kept, failures = self._window_outputs(paths, logits=False)
+        if not kept:
+            return torch.zeros(0, self.method.encoder.out_dim), kept, failures
+        table, mask = window_table(clip_of_window, len(kept))
+        return mean_over_windows(outputs, table, mask), kept, failures
+
+    def _window_outputs(
+        self, paths: Sequence[PathLike], logits: bool
+    ) -> tuple[Tensor, Tensor, list[int], list[Failure]]:
+        """Embeddings (or classifier logits) of every window of every readable file.
+
+        Returns:
+            ``[N_windows, D or C]`` outputs, ``[N_windows]`` the (readable) file of each
+            window, the positions in ``paths`` of the readable files, and the failures.
+        """
+        kept: list[int] = []
+        failures: list[Failure] = []
+        pending: list[Tensor] = []
+        outputs: list[Tensor] = []
+        owners: list[Tensor] = []
+        for position, path in enumerate(paths):
+            wave = self._load(path)
+            if isinstance(wave, str):
+                failures.append((str(path), wave))
+                continue
+            starts = torch.tensor(window_starts(wave.numel(), self.window, self.hop))
+            owners.append(torch.full(starts.shape, len(kept), dtype=torch.long))
+            kept.append(position)
+            for chunk in starts.split(self.batch_size):  # a long file: a batch at a time
+                pending.append(loop_windows(wave, chunk, self.window))
+                if sum(w.shape[0] for w in pending) >= self.batch_size:
+                    outputs += self._forward(torch.cat(pending), logits)
+                    pending = []
+        if pending:
+            outputs += self._forward(torch.cat(pending), logits)
+        if not kept:
+            return torch.zeros(0), torch.zeros(0, dtype=torch.long), kept, failures
+        return torch.cat(outputs), torch.cat(owners), kept, failures
+
+    def _load(self, path: PathLike) -> Tensor | str:
+        """The file's waveform at the run's rate, or why it cannot be used."""
+        try:
+            wave = load_audio(path, self.sample_rate)
+        except AudioLoadError as error:
+            return error.reason
+        if wave.numel() == 0:
+            return "no audio frames"
+        if not bool(torch.isfinite(wave).all()):
+            return "non-finite samples (NaN or infinity)"
+        seconds = wave.numel() / self.sample_rate
+        if seconds < self.min_seconds:
+            return (
+                f"too short ({seconds:.3f} s < data.loader.min_clip_seconds="
+                f"{self.min_seconds:g} of the run)"
+            )
+        return wave
+
+    @torch.inference_mode()
+    def _forward(self, windows: Tensor, logits: bool) -> list[Tensor]:
+        """Embeddings [B, D] (or logits [B, C]) of ``windows`` [B, window], in batches."""
+        results = []
+        for batch in windows.split(self.batch_size):
+            features = self.method.frontend(batch.to(self.device))
+            out = self.method.embed(features)
+            if logits:
+                out = self.classifier(out)
+            results.append(out.float().cpu())
+        return results
+
+    # ------------------------------------------------------------- classifier
+    @property
+    def class_names(self) -> list[str]:
+        """Names of the classifier's classes, in label order.
+
+        Checkpoints hold no class names, so they are looked up once: the names given to
+        :func:`load_model`, else the training split of the run's data rebuilt from the stored
+        configuration (files listed and the index read, nothing decoded; ``data`` changes
+        apply, e.g. a moved ``root``), else ``class_0``, ``class_1``, ... with a warning.
+        """
+        if self._class_names is None:
+            self._class_names = self._resolve_class_names()
+        return self._class_names
+
+    def _resolve_class_names(self) -> list[str]:
+        n_classes = self._n_classes()
+        if self._given_names is not None:
+            if len(self._given_names) != n_classes:
+                raise ValueError(
+                    f"class_names: {len(self._given_names)} names given for the run's "
+                    f"{n_classes} classes."
+                )
+            return self._given_names
+        fallback = [f"class_{i}" for i in range(n_classes)]
+        config = self.config
+        if self._data:
+            config = OmegaConf.merge(config, {"data": self._data})
+        try:
+            names = list(build_datamodule(config).train_set.class_names)
+        except Exception as error:  # any data problem: the names are a convenience
+            log.warning(
+                "class names: the run's training data could not be read (%s); the classes are "
+                "named class_0..class_%d. Give class_names=[...], or point at the data "
+                "(data.root=...).", error, n_classes - 1,
+            )  # fmt: skip
+            return fallback
+        if len(names) != n_classes:
+            log.warning(
+                "class names: the run's data now has %d training classes, its classifier %d; "
+                "the classes are named class_0..class_%d.", len(names), n_classes, n_classes - 1,
+            )  # fmt: skip
+            return fallback
+        return names
+
+    def _n_classes(self) -> int:
+        self._require_classifier()
+        n_classes = getattr(self.method, "n_classes", None)
+        if isinstance(n_classes, int):
+            return n_classes
+        probe = torch.zeros(1, self.method.encoder.out_dim, device=self.device)
+        with torch.inference_mode():
+            return int(self.classifier(probe).shape[-1])
+
+    def _require_classifier(self) -> None:
+        if self.classifier is None:
+            raise ValueError(
+                f"{self.checkpoint}: the {type(self.method).__name__} method of this run has no "
+                "classifier over its training classes, so it cannot predict them; train one "
+                "(e.g. +experiment=synthetic_supervised), or name new classes from examples "
+                "with enrol/classify (python -m audiofsl.enrol)."
+            )
+
+    def predict_files(
+        self, paths: Sequence[PathLike], top_k: int = 3, combine: str = "mean"
+    ) -> tuple[list[FilePrediction], list[Failure]]:
+        """The classifier's most probable training classes for each file.
+
+        Args:
+            paths: audio files.
+            top_k: classes reported per file (at most the number of classes).
+            combine: how the windows' probabilities make the file's: ``"mean"``, ``"max"`` or
+                ``"mean_logits"`` (see :func:`clip_probabilities`).
+
+        Returns:
+            One :class:`FilePrediction` per readable file (in the order of ``paths``), and the
+            unusable files as ``(path, reason)``.
+        """
+        self._require_classifier()
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"top_k={top_k!r} must be a positive integer.")
+        if combine not in CLIP_COMBINATIONS:
+            raise ValueError(f"combine={combine!r}: choose one of {CLIP_COMBINATIONS}.")
+        logits, clip_of_window, kept, failures = self._window_outputs(paths, logits=True)
+        if not kept:
+            return [], failures
+        split = CachedSplit(logits, clip_of_window, torch.zeros(len(kept), dtype=torch.long))
+        multi = {"multi_label": True} if self.threshold is not None else {}
+        probabilities = clip_probabilities(split, combine, **multi)  # [N, C]
+        names = self.class_names
+        top = probabilities.topk(min(top_k, probabilities.shape[1]), dim=-1)
+        rows = []
+        for row, position in enumerate(kept):
+            best = [(names[c], float(p)) for p, c in zip(top.values[row], top.indices[row], strict=True)]
+            rows.append(FilePrediction(str(paths[position]), best,
+                                       self._labels(probabilities[row], names)))  # fmt: skip
+        return rows, failures
+
+    def _labels(self, probabilities: Tensor, names: list[str]) -> list[str]:
+        """The top class, or (multi-label) every class over the threshold, best first."""
+        if self.threshold is None:
+            return [names[int(probabilities.argmax())]]
+        over = (probabilities > self.threshold).nonzero().flatten()
+        order = over[probabilities[over].argsort(descending=True)]
+        return [names[int(c)] for c in order]
+
+    # ------------------------------------------------------------- new classes
+    def enrol(self, support: Mapping[str, Sequence[PathLike] | PathLike]) -> Enrolment:
+        """Enrol new classes from a few example files each (as few as one).
+
+        Each class's prototype is the mean of its support files' embeddings, after the
+        method's scorer transform (e.g. SimpleShot's centring on the run's mean training
+        embedding and L2 normalisation), as in the run's few-shot evaluation. Replaces any
+        earlier enrolment; :meth:`classify` then assigns queries to these classes.
+
+        Args:
+            support: ``{class name: audio files}`` (a single path is one file).
+
+        Returns:
+            The :class:`Enrolment` (also kept as :attr:`enrolment`).
+
+        Raises:
+            ValueError: naming the class, when one has no readable support file.
+        """
+        if not support:
+            raise ValueError("enrol: support is empty; give {class name: [audio files]}.")
+        classes = [str(name) for name in support]
+        paths, owner = [], []
+        for index, files in enumerate(support.values()):
+            files = [files] if isinstance(files, str | os.PathLike) else list(files)
+            paths += files
+            owner += [index] * len(files)
+        embeddings, kept, failures = self._embed(paths)
+        failed = [p for p in range(len(paths)) if p not in set(kept)]  # aligned with failures
+        counts = torch.bincount(torch.tensor(owner, dtype=torch.long)[kept], minlength=len(classes))
+        for index, name in enumerate(classes):
+            if counts[index] == 0:
+                mine = [f"{path}: {reason}" for p, (path, reason) in zip(failed, failures, strict=True)
+                        if owner[p] == index]  # fmt: skip
+                raise ValueError(
+                    f"enrol: class '{name}' has no readable support file"
+                    + (f" ({'; '.join(mine)})" if mine else " (none given)")
+                )
+        owner = torch.tensor(owner, dtype=torch.long)[kept]
+        center = self._train_mean()
+        if center is None:
+            center = embeddings.mean(dim=0)
+        prepared = self._prepare(embeddings, center)
+        sums = torch.zeros(len(classes), prepared.shape[1]).index_add_(0, owner, prepared)
+        self.enrolment = Enrolment(
+            classes=classes,
+            prototypes=sums / counts[:, None],
+            center=center,
+            counts={name: int(c) for name, c in zip(classes, counts, strict=True)},
+            failures=failures,
+        )
+        return self.enrolment
+
+    def classify(self, query_paths: Sequence[PathLike]) -> tuple[list[QueryAssignment], list]:
+        """Assign each query file to the nearest enrolled prototype.
+
+        The distance is the method's scorer's (``euclidean``, ``squared_euclidean`` or
+        ``cosine``; euclidean for methods scored otherwise, e.g. RelationNet's relation module);
+        the confidence is the softmax over the negative distances.
+
+        Args:
+            query_paths: audio files.
+
+        Returns:
+            One :class:`QueryAssignment` per readable file (in the order given), and the
+            unusable files as ``(path, reason)``.
+        """
+        if self.enrolment is None:
+            raise ValueError("classify: no classes enrolled; call enrol({class: [files]}) first.")
+        enrolment = self.enrolment
+        embeddings, kept, failures = self._embed(query_paths)
+        if not kept:
+            return [], failures
+        prepared = self._prepare(embeddings, enrolment.center)
+        distances = pairwise_distance(prepared, enrolment.prototypes, self.distance)  # [Q, K]
+        confidence = (-distances).softmax(dim=-1)
+        best = confidence.argmax(dim=-1)
+        rows = []
+        for row, position in enumerate(kept):
+            k = int(best[row])
+            rows.append(QueryAssignment(
+                path=str(query_paths[position]),
+                label=enrolment.classes[k],
+                confidence=float(confidence[row, k]),
+                distances={n: float(d) for n, d in zip(enrolment.classes, distances[row], strict=True)},
+            ))  # fmt: skip
+        return rows, failures
+
+    def _prototype_scorer(self):
+        """The method's scorer when it scores by distance to prototypes, else None."""
+        scorer = getattr(self.method, "scorer", None)
+        if getattr(scorer, "distance", None) in DISTANCES and hasattr(scorer, "prepare"):
+            return scorer
+        return None
+
+    @property
+    def distance(self) -> str:
+        """The prototype scorer's distance, or ``"euclidean"`` for other scorers."""
+        scorer = self._prototype_scorer()
+        return "euclidean" if scorer is None else scorer.distance
+
+    def _prepare(self, embeddings: Tensor, center: Tensor) -> Tensor:
+        """The scorer's transform of ``embeddings`` [N, D] (centring on ``center`` [D])."""
+        scorer = self._prototype_scorer()
+        return embeddings if scorer is None else scorer.prepare(embeddings, center)
+
+    def _train_mean(self) -> Tensor | None:
+        fitted = getattr(self.method, "train_mean_fitted", None)
+        if fitted is None or not bool(fitted):
+            return None
+        return self.method.train_embedding_mean.detach().float().cpu()
+
+    # ------------------------------------------------------------- export
+    def export_embeddings(
+        self, paths: Sequence[PathLike], labels: Sequence[str] | None, out_dir: PathLike
+    ) -> tuple[dict[str, Path], list[Failure]]:
+        """Write the files' embeddings for analysis and for TensorBoard's projector.
+
+        Writes ``embeddings.npy`` (float32 ``[N, D]``, one row per readable file),
+        ``metadata.csv`` (``path,label``, the same rows) and, when TensorBoard is installed, a
+        projector log in ``out_dir/tensorboard`` (``tensorboard --logdir out_dir/tensorboard``).
+
+        Args:
+            paths: audio files.
+            labels: a label per file (None: empty labels).
+            out_dir: output folder (created).
+
+        Returns:
+            The written paths by kind (``embeddings``, ``metadata``, ``tensorboard``), and the
+            unusable files as ``(path, reason)``.
+        """
+        if labels is not None and len(labels) != len(paths):
+            raise ValueError(f"labels: {len(labels)} labels for {len(paths)} paths.")
+        embeddings, kept, failures = self._embed(paths)
+        rows = [(str(paths[p]), "" if labels is None else str(labels[p])) for p in kept]
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written = {"embeddings": out / "embeddings.npy", "metadata": out / "metadata.csv"}
+        np.save(written["embeddings"], embeddings.numpy().astype(np.float32))
+        with written["metadata"].open("w", newline="") as handle:
+            csv.writer(handle).writerows([("path", "label"), *rows])
+        if rows and importlib.util.find_spec("tensorboard") is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            written["tensorboard"] = out / "tensorboard"
+            with SummaryWriter(str(written["tensorboard"])) as writer:
+                metadata = [[display_path(p), label or "-"] for p, label in rows]
+                writer.add_embedding(embeddings, metadata=metadata,
+                                     metadata_header=["path", "label"], tag="audio")  # fmt: skip
+        return written, failures
+
+
+def classifier_of(method: nn.Module) -> nn.Module | None:
+    """The method's classifier over its training classes, or None.
+
+    A ``classifier`` module (contrastive methods with one), else a ``head`` of a method with
+    ``n_classes`` (the supervised baseline's linear head); a prototype head is no classifier.
+    """
+    classifier = getattr(method, "classifier", None)
+    if isinstance(classifier, nn.Module):
+        return classifier
+    head = getattr(method, "head", None)
+    if isinstance(head, nn.Module) and isinstance(getattr(method, "n_classes", None), int):
+        return head
+    return None
+
+
+def load_model(
+    run_dir_or_ckpt: PathLike,
+    which: str = "best",
+    device: str | torch.device | None = None,
+    batch_size: int | None = None,
+    class_names: Sequence[str] | None = None,
+    data: Mapping | None = None,
+) -> Predictor:
+    """A trained run ready for audio files (see :class:`Predictor`).
+
+    Args:
+        run_dir_or_ckpt: a run directory written by ``audiofsl.train``, or a ``.ckpt``.
+        which: ``"best"`` or ``"last"`` checkpoint of a run directory (or ``"untrained"``).
+        device, batch_size, class_names, data: see :class:`Predictor`.
+    """
+    config, method, checkpoint = load_run(run_dir_or_ckpt, which)
+    return Predictor(config, method, checkpoint, device, batch_size, class_names, data)
