@@ -202,6 +202,7 @@ def load_run(path: str | Path, which: str = "best") -> tuple[DictConfig, FewShot
     cfg = OmegaConf.create(stored)
     method = build_method(cfg)
     method.load_state_dict(checkpoint["state_dict"])
+    method.on_load_checkpoint(checkpoint)
     log.info("loaded %s", ckpt_path)
     return cfg, method, ckpt_path
 

@@ -16,7 +16,7 @@ run's windows (:meth:`Predictor.windows`). A file's embedding is the mean of its
 embeddings; a classifier's window probabilities are combined as the run's test combines them
 (:func:`~audiofsl.evaluation.classification.clip_probabilities`). Files that cannot be used
 (undecodable, empty, too short, non-finite) are returned as ``(path, reason)`` pairs, never
-raised.
+raised. :mod:`audiofsl.audio_files` finds the files of folders.
 """
 
 from __future__ import annotations
@@ -36,24 +36,21 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
 from audiofsl.composition import build_datamodule, load_run
-from audiofsl.data.audio_io import AUDIO_EXTENSIONS, AudioLoadError, display_path, load_audio
+from audiofsl.data.audio_io import AudioLoadError, display_path, load_audio
 from audiofsl.data.windows import window_starts
+from audiofsl.enrolment import Enrolment, QueryAssignment, prototype_scorer
 from audiofsl.evaluation.cache import CachedSplit
 from audiofsl.evaluation.classification import CLIP_COMBINATIONS, clip_probabilities
 from audiofsl.evaluation.windows import mean_over_windows, window_table
-from audiofsl.heads import DISTANCES, pairwise_distance
 from audiofsl.methods import FewShotMethod
 
 __all__ = [
-    "Enrolment",
     "FilePrediction",
     "Predictor",
-    "QueryAssignment",
+    "classifier_of",
     "cut_windows",
-    "find_audio_files",
     "load_model",
     "loop_windows",
-    "support_classes",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,15 +60,12 @@ Failure = tuple[str, str]
 PathLike = str | os.PathLike
 
 
-# ----------------------------------------------------------------- windows and files
 def cut_windows(wave: Tensor, window: int, hop: int) -> Tensor:
     """Every window of a waveform, as evaluation cuts a clip (:class:`WindowDataset`).
 
     Windows start every ``hop`` samples (:func:`~audiofsl.data.windows.window_starts`): one
-    window for a clip no longer than ``window``, else the fewest that cover every sample.
-    Sample ``i`` of the window starting at ``s`` is ``wave[(s + i) % T]``, so a short clip and
-    a last window running past the end are loop-padded (as
-    :func:`~audiofsl.data.windows.loop_window` does), in one gather.
+    window for a clip no longer than ``window``, else the fewest that cover every sample; short
+    clips and a last window running past the end are loop-padded (:func:`loop_windows`).
 
     Args:
         wave: ``[T]`` waveform, T >= 1.
@@ -88,7 +82,8 @@ def cut_windows(wave: Tensor, window: int, hop: int) -> Tensor:
 
 
 def loop_windows(wave: Tensor, starts: Tensor, window: int) -> Tensor:
-    """Windows ``wave[(s + i) % T]``, ``i`` in ``0..window-1``, for each start ``s``.
+    """Windows ``wave[(s + i) % T]``, ``i`` in ``0..window-1``, for each start ``s``, in one
+    gather (the looping of :func:`~audiofsl.data.windows.loop_window`).
 
     Args:
         wave: ``[T]`` waveform, T >= 1.
@@ -102,82 +97,21 @@ def loop_windows(wave: Tensor, starts: Tensor, window: int) -> Tensor:
     return wave[index]
 
 
-def find_audio_files(sources: PathLike | Sequence[PathLike], setting: str = "audio") -> list[str]:
-    """The audio files named by ``sources``: files as given, folders scanned recursively.
+def classifier_of(method: nn.Module) -> nn.Module | None:
+    """The method's classifier over its training classes, or None.
 
-    A folder contributes its files with an audio extension (:data:`AUDIO_EXTENSIONS`, any case)
-    at any depth, sorted, hidden files and folders skipped. A file named explicitly is kept
-    whatever its extension (it is reported later if it cannot be decoded).
-
-    Args:
-        sources: a file, a folder, or a list of them.
-        setting: the setting that named them, for error messages.
-
-    Returns:
-        The files' paths, in the order given (each folder's sorted).
-
-    Raises:
-        FileNotFoundError: naming ``setting`` when a source does not exist.
-        ValueError: when no audio file is found.
+    A ``classifier`` module (contrastive methods with one), else the ``head`` of a method with
+    ``n_classes`` (the supervised baseline's linear head); a prototype head is no classifier.
     """
-    if isinstance(sources, str | os.PathLike):
-        sources = [sources]
-    files: list[str] = []
-    for source in sources:
-        path = Path(source)
-        if path.is_dir():
-            files += _audio_files_below(path)
-        elif path.exists():
-            files.append(str(path))
-        else:
-            raise FileNotFoundError(f"{setting}: '{display_path(path)}' does not exist.")
-    if not files:
-        raise ValueError(
-            f"{setting}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) in "
-            f"{[display_path(s) for s in sources]}."
-        )
-    return files
+    classifier = getattr(method, "classifier", None)
+    if isinstance(classifier, nn.Module):
+        return classifier
+    head = getattr(method, "head", None)
+    if isinstance(head, nn.Module) and isinstance(getattr(method, "n_classes", None), int):
+        return head
+    return None
 
 
-def _audio_files_below(folder: Path) -> list[str]:
-    found = []
-    for directory, subdirs, names in os.walk(folder):
-        subdirs[:] = [d for d in subdirs if not d.startswith(".")]
-        found += [
-            os.path.join(directory, name)
-            for name in names
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
-        ]
-    return sorted(found)
-
-
-def support_classes(folder: PathLike, setting: str = "support") -> dict[str, list[str]]:
-    """``{class: files}`` of a folder holding one sub-folder of audio files per class.
-
-    Raises:
-        FileNotFoundError, ValueError: naming ``setting`` when the folder is missing or has no
-            class sub-folder.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(
-            f"{setting}: '{display_path(folder)}' is not a folder; give a folder with one "
-            "sub-folder of audio files per class."
-        )
-    classes = {
-        child.name: _audio_files_below(child)
-        for child in sorted(folder.iterdir())
-        if child.is_dir() and not child.name.startswith(".")
-    }
-    if not classes:
-        raise ValueError(
-            f"{setting}: '{display_path(folder)}' has no sub-folders; lay it out as "
-            "<support>/<class>/<clip>.wav, one sub-folder per class."
-        )
-    return classes
-
-
-# ----------------------------------------------------------------- results
 @dataclass(frozen=True)
 class FilePrediction:
     """A classifier's prediction for one file.
@@ -194,44 +128,6 @@ class FilePrediction:
     labels: list[str]
 
 
-@dataclass(frozen=True)
-class QueryAssignment:
-    """A query file assigned to the nearest enrolled class.
-
-    Attributes:
-        path: the file.
-        label: the class of the nearest prototype.
-        confidence: its softmax probability over the negative distances to the prototypes.
-        distances: the distance to each enrolled class's prototype.
-    """
-
-    path: str
-    label: str
-    confidence: float
-    distances: dict[str, float]
-
-
-@dataclass
-class Enrolment:
-    """New classes enrolled from support files (:meth:`Predictor.enrol`).
-
-    Attributes:
-        classes: the class names, in the order given.
-        prototypes: ``[K, D]`` each class's mean (prepared) support embedding.
-        center: ``[D]`` the mean the scorer's centring transform subtracts: the run's mean
-            training embedding, else the mean of the support embeddings.
-        counts: readable support files per class.
-        failures: support files that could not be used.
-    """
-
-    classes: list[str]
-    prototypes: Tensor
-    center: Tensor
-    counts: dict[str, int]
-    failures: list[Failure]
-
-
-# ----------------------------------------------------------------- the predictor
 class Predictor:
     """A trained method applied to audio files (see the module's docstring).
 
@@ -264,19 +160,21 @@ class Predictor:
         self.window = loader.clip_samples
         self.hop = loader.hop_samples or self.window
         self.min_seconds = float(loader.min_clip_seconds)
-        self.batch_size = int(batch_size or loader.eval_batch_size)
-        if self.batch_size < 1:
+        batch_size = loader.eval_batch_size if batch_size is None else batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size={batch_size!r} must be a positive number of windows.")
+        self.batch_size = batch_size
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         self.method = method.to(self.device).eval()
         self.classifier = classifier_of(method)
         threshold = getattr(method, "threshold", None)
-        self.threshold = None if threshold is None else torch.as_tensor(threshold).cpu().float()
+        self.threshold = None if threshold is None else torch.as_tensor(threshold).float().cpu()
         self._given_names = None if class_names is None else [str(n) for n in class_names]
         self._data = dict(data or {})
         self._class_names: list[str] | None = None
+        #: The classes enrolled by :meth:`enrol`.
         self.enrolment: Enrolment | None = None
 
     def __repr__(self) -> str:
@@ -308,8 +206,7 @@ class Predictor:
 
         Returns:
             ``[N, D]`` float32 embeddings (on the CPU) of the N readable files, in the order of
-            ``paths`` with the unusable files left out, and those files as
-            ``(path, reason)``.
+            ``paths`` with the unusable files left out; those files as ``(path, reason)``.
         """
         embeddings, _, failures = self._embed(paths)
         return embeddings, failures
@@ -327,15 +224,15 @@ class Predictor:
     ) -> tuple[Tensor, Tensor, list[int], list[Failure]]:
         """Embeddings (or classifier logits) of every window of every readable file.
 
+        Windows of several files share a batch; a long file is cut a batch at a time.
+
         Returns:
-            ``[N_windows, D or C]`` outputs, ``[N_windows]`` the (readable) file of each
-            window, the positions in ``paths`` of the readable files, and the failures.
+            ``[N_windows, D or C]`` outputs, ``[N_windows]`` the readable file of each window,
+            the positions in ``paths`` of the readable files, and the failures.
         """
-        kept: list[int] = []
-        failures: list[Failure] = []
+        kept, failures, owners = [], [], []
         pending: list[Tensor] = []
         outputs: list[Tensor] = []
-        owners: list[Tensor] = []
         for position, path in enumerate(paths):
             wave = self._load(path)
             if isinstance(wave, str):
@@ -344,7 +241,7 @@ class Predictor:
             starts = torch.tensor(window_starts(wave.numel(), self.window, self.hop))
             owners.append(torch.full(starts.shape, len(kept), dtype=torch.long))
             kept.append(position)
-            for chunk in starts.split(self.batch_size):  # a long file: a batch at a time
+            for chunk in starts.split(self.batch_size):
                 pending.append(loop_windows(wave, chunk, self.window))
                 if sum(w.shape[0] for w in pending) >= self.batch_size:
                     outputs += self._forward(torch.cat(pending), logits)
@@ -368,8 +265,8 @@ class Predictor:
         seconds = wave.numel() / self.sample_rate
         if seconds < self.min_seconds:
             return (
-                f"too short ({seconds:.3f} s < data.loader.min_clip_seconds="
-                f"{self.min_seconds:g} of the run)"
+                f"too short ({seconds:.3f} s < the run's data.loader.min_clip_seconds="
+                f"{self.min_seconds:g})"
             )
         return wave
 
@@ -378,8 +275,7 @@ class Predictor:
         """Embeddings [B, D] (or logits [B, C]) of ``windows`` [B, window], in batches."""
         results = []
         for batch in windows.split(self.batch_size):
-            features = self.method.frontend(batch.to(self.device))
-            out = self.method.embed(features)
+            out = self.method.embed(self.method.frontend(batch.to(self.device)))
             if logits:
                 out = self.classifier(out)
             results.append(out.float().cpu())
@@ -390,10 +286,11 @@ class Predictor:
     def class_names(self) -> list[str]:
         """Names of the classifier's classes, in label order.
 
-        Checkpoints hold no class names, so they are looked up once: the names given to
-        :func:`load_model`, else the training split of the run's data rebuilt from the stored
-        configuration (files listed and the index read, nothing decoded; ``data`` changes
-        apply, e.g. a moved ``root``), else ``class_0``, ``class_1``, ... with a warning.
+        Looked up once: the names given to :func:`load_model`, else those stored in the
+        checkpoint (runs save their training classes), else the training split of the run's
+        data rebuilt from the stored configuration (files listed and the run's index reused,
+        nothing decoded; ``data`` changes apply, e.g. a moved ``root``), else ``class_0``,
+        ``class_1``, ... with a warning.
         """
         if self._class_names is None:
             self._class_names = self._resolve_class_names()
@@ -408,13 +305,16 @@ class Predictor:
                     f"{n_classes} classes."
                 )
             return self._given_names
+        stored = getattr(self.method, "class_names", None)  # saved with the checkpoint
+        if stored is not None and len(stored) == n_classes:
+            return list(stored)
         fallback = [f"class_{i}" for i in range(n_classes)]
         config = self.config
         if self._data:
             config = OmegaConf.merge(config, {"data": self._data})
         try:
             names = list(build_datamodule(config).train_set.class_names)
-        except Exception as error:  # any data problem: the names are a convenience
+        except Exception as error:  # any problem with the data: the names are a convenience
             log.warning(
                 "class names: the run's training data could not be read (%s); the classes are "
                 "named class_0..class_%d. Give class_names=[...], or point at the data "
@@ -434,16 +334,16 @@ class Predictor:
         n_classes = getattr(self.method, "n_classes", None)
         if isinstance(n_classes, int):
             return n_classes
-        probe = torch.zeros(1, self.method.encoder.out_dim, device=self.device)
+        probe = torch.zeros(2, self.method.encoder.out_dim, device=self.device)
         with torch.inference_mode():
             return int(self.classifier(probe).shape[-1])
 
     def _require_classifier(self) -> None:
         if self.classifier is None:
             raise ValueError(
-                f"{self.checkpoint}: the {type(self.method).__name__} method of this run has no "
-                "classifier over its training classes, so it cannot predict them; train one "
-                "(e.g. +experiment=synthetic_supervised), or name new classes from examples "
+                f"{self.checkpoint}: this run's {type(self.method).__name__} has no classifier "
+                "over its training classes, so it cannot predict them; train one (e.g. "
+                "+experiment=synthetic_supervised), or name new classes from a few examples "
                 "with enrol/classify (python -m audiofsl.enrol)."
             )
 
@@ -471,15 +371,18 @@ class Predictor:
         if not kept:
             return [], failures
         split = CachedSplit(logits, clip_of_window, torch.zeros(len(kept), dtype=torch.long))
-        multi = {"multi_label": True} if self.threshold is not None else {}
-        probabilities = clip_probabilities(split, combine, **multi)  # [N, C]
+        multi_label = {"multi_label": True} if self.threshold is not None else {}
+        probabilities = clip_probabilities(split, combine, **multi_label)  # [N, C]
         names = self.class_names
         top = probabilities.topk(min(top_k, probabilities.shape[1]), dim=-1)
         rows = []
         for row, position in enumerate(kept):
-            best = [(names[c], float(p)) for p, c in zip(top.values[row], top.indices[row], strict=True)]
-            rows.append(FilePrediction(str(paths[position]), best,
-                                       self._labels(probabilities[row], names)))  # fmt: skip
+            best = zip(top.indices[row].tolist(), top.values[row].tolist(), strict=True)
+            rows.append(FilePrediction(
+                path=str(paths[position]),
+                top=[(names[c], p) for c, p in best],
+                labels=self._labels(probabilities[row], names),
+            ))  # fmt: skip
         return rows, failures
 
     def _labels(self, probabilities: Tensor, names: list[str]) -> list[str]:
@@ -492,18 +395,20 @@ class Predictor:
 
     # ------------------------------------------------------------- new classes
     def enrol(self, support: Mapping[str, Sequence[PathLike] | PathLike]) -> Enrolment:
-        """Enrol new classes from a few example files each (as few as one).
+        """Enrol new classes from a few example files each (as few as one), with any run.
 
-        Each class's prototype is the mean of its support files' embeddings, after the
-        method's scorer transform (e.g. SimpleShot's centring on the run's mean training
-        embedding and L2 normalisation), as in the run's few-shot evaluation. Replaces any
-        earlier enrolment; :meth:`classify` then assigns queries to these classes.
+        Each class's prototype is the mean of its support files' embeddings after the method's
+        scorer transform (e.g. SimpleShot's centring on the run's mean training embedding and
+        L2 normalisation), as in the run's few-shot evaluation (see
+        :class:`~audiofsl.enrolment.Enrolment`). Replaces any earlier enrolment;
+        :meth:`classify` then assigns files to these classes.
 
         Args:
             support: ``{class name: audio files}`` (a single path is one file).
 
         Returns:
-            The :class:`Enrolment` (also kept as :attr:`enrolment`).
+            The :class:`Enrolment` (also kept as :attr:`enrolment`), with the support files
+            that could not be used in its ``failures``.
 
         Raises:
             ValueError: naming the class, when one has no readable support file.
@@ -517,89 +422,44 @@ class Predictor:
             paths += files
             owner += [index] * len(files)
         embeddings, kept, failures = self._embed(paths)
-        failed = [p for p in range(len(paths)) if p not in set(kept)]  # aligned with failures
-        counts = torch.bincount(torch.tensor(owner, dtype=torch.long)[kept], minlength=len(classes))
+        failed = sorted(set(range(len(paths))) - set(kept))  # aligned with failures
         for index, name in enumerate(classes):
-            if counts[index] == 0:
-                mine = [f"{path}: {reason}" for p, (path, reason) in zip(failed, failures, strict=True)
-                        if owner[p] == index]  # fmt: skip
+            if not any(owner[p] == index for p in kept):
+                reasons = [f"{path}: {reason}"
+                           for p, (path, reason) in zip(failed, failures, strict=True)
+                           if owner[p] == index]  # fmt: skip
                 raise ValueError(
                     f"enrol: class '{name}' has no readable support file"
-                    + (f" ({'; '.join(mine)})" if mine else " (none given)")
+                    + (f" ({'; '.join(reasons)})" if reasons else " (none given)")
                 )
-        owner = torch.tensor(owner, dtype=torch.long)[kept]
-        center = self._train_mean()
-        if center is None:
-            center = embeddings.mean(dim=0)
-        prepared = self._prepare(embeddings, center)
-        sums = torch.zeros(len(classes), prepared.shape[1]).index_add_(0, owner, prepared)
-        self.enrolment = Enrolment(
-            classes=classes,
-            prototypes=sums / counts[:, None],
-            center=center,
-            counts={name: int(c) for name, c in zip(classes, counts, strict=True)},
-            failures=failures,
-        )
+        fitted = getattr(self.method, "train_mean_fitted", None)
+        train_mean = self.method.train_embedding_mean.float().cpu() if fitted else None
+        owners = torch.tensor([owner[p] for p in kept], dtype=torch.long)
+        scorer = prototype_scorer(self.method)
+        self.enrolment = Enrolment.from_embeddings(embeddings, owners, classes, scorer, train_mean)
+        self.enrolment.failures = failures
         return self.enrolment
 
     def classify(self, query_paths: Sequence[PathLike]) -> tuple[list[QueryAssignment], list]:
-        """Assign each query file to the nearest enrolled prototype.
+        """Assign each file to the nearest class enrolled by :meth:`enrol`.
 
         The distance is the method's scorer's (``euclidean``, ``squared_euclidean`` or
-        ``cosine``; euclidean for methods scored otherwise, e.g. RelationNet's relation module);
-        the confidence is the softmax over the negative distances.
+        ``cosine``; euclidean for methods scored otherwise, e.g. RelationNet); the confidence
+        is the softmax over the negative distances to the prototypes.
 
         Args:
             query_paths: audio files.
 
         Returns:
-            One :class:`QueryAssignment` per readable file (in the order given), and the
-            unusable files as ``(path, reason)``.
+            One :class:`~audiofsl.enrolment.QueryAssignment` per readable file (in the order
+            given), and the unusable files as ``(path, reason)``.
         """
         if self.enrolment is None:
             raise ValueError("classify: no classes enrolled; call enrol({class: [files]}) first.")
-        enrolment = self.enrolment
         embeddings, kept, failures = self._embed(query_paths)
         if not kept:
             return [], failures
-        prepared = self._prepare(embeddings, enrolment.center)
-        distances = pairwise_distance(prepared, enrolment.prototypes, self.distance)  # [Q, K]
-        confidence = (-distances).softmax(dim=-1)
-        best = confidence.argmax(dim=-1)
-        rows = []
-        for row, position in enumerate(kept):
-            k = int(best[row])
-            rows.append(QueryAssignment(
-                path=str(query_paths[position]),
-                label=enrolment.classes[k],
-                confidence=float(confidence[row, k]),
-                distances={n: float(d) for n, d in zip(enrolment.classes, distances[row], strict=True)},
-            ))  # fmt: skip
-        return rows, failures
-
-    def _prototype_scorer(self):
-        """The method's scorer when it scores by distance to prototypes, else None."""
-        scorer = getattr(self.method, "scorer", None)
-        if getattr(scorer, "distance", None) in DISTANCES and hasattr(scorer, "prepare"):
-            return scorer
-        return None
-
-    @property
-    def distance(self) -> str:
-        """The prototype scorer's distance, or ``"euclidean"`` for other scorers."""
-        scorer = self._prototype_scorer()
-        return "euclidean" if scorer is None else scorer.distance
-
-    def _prepare(self, embeddings: Tensor, center: Tensor) -> Tensor:
-        """The scorer's transform of ``embeddings`` [N, D] (centring on ``center`` [D])."""
-        scorer = self._prototype_scorer()
-        return embeddings if scorer is None else scorer.prepare(embeddings, center)
-
-    def _train_mean(self) -> Tensor | None:
-        fitted = getattr(self.method, "train_mean_fitted", None)
-        if fitted is None or not bool(fitted):
-            return None
-        return self.method.train_embedding_mean.detach().float().cpu()
+        return self.enrolment.assign(embeddings, [query_paths[p] for p in kept]), failures
 
     # ------------------------------------------------------------- export
     def export_embeddings(
@@ -628,32 +488,17 @@ class Predictor:
         out.mkdir(parents=True, exist_ok=True)
         written = {"embeddings": out / "embeddings.npy", "metadata": out / "metadata.csv"}
         np.save(written["embeddings"], embeddings.numpy().astype(np.float32))
-        with written["metadata"].open("w", newline="") as handle:
+        with written["metadata"].open("w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerows([("path", "label"), *rows])
         if rows and importlib.util.find_spec("tensorboard") is not None:
             from torch.utils.tensorboard import SummaryWriter
 
             written["tensorboard"] = out / "tensorboard"
+            metadata = [[display_path(path), label or "-"] for path, label in rows]
             with SummaryWriter(str(written["tensorboard"])) as writer:
-                metadata = [[display_path(p), label or "-"] for p, label in rows]
                 writer.add_embedding(embeddings, metadata=metadata,
                                      metadata_header=["path", "label"], tag="audio")  # fmt: skip
         return written, failures
-
-
-def classifier_of(method: nn.Module) -> nn.Module | None:
-    """The method's classifier over its training classes, or None.
-
-    A ``classifier`` module (contrastive methods with one), else a ``head`` of a method with
-    ``n_classes`` (the supervised baseline's linear head); a prototype head is no classifier.
-    """
-    classifier = getattr(method, "classifier", None)
-    if isinstance(classifier, nn.Module):
-        return classifier
-    head = getattr(method, "head", None)
-    if isinstance(head, nn.Module) and isinstance(getattr(method, "n_classes", None), int):
-        return head
-    return None
 
 
 def load_model(

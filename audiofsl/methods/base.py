@@ -22,6 +22,8 @@ SchedulerFactory = Callable[..., Any]
 NORMALIZATION_CLIPS = 2000
 #: Base seed of the augmented views of methods that fuse views at evaluation too.
 EVAL_VIEW_SEED = 20_251
+#: Checkpoint entry holding the training classes' names in label order.
+CLASS_NAMES_KEY = "audiofsl_class_names"
 
 
 class FewShotMethod(L.LightningModule):
@@ -84,6 +86,8 @@ class FewShotMethod(L.LightningModule):
         self.test_by = "episodes"
         #: How a classifier's window probabilities are combined per clip ("mean" or "max").
         self.clip_combination = "mean"
+        #: The training classes' names in label order, once loaded from a checkpoint.
+        self.class_names: list[str] | None = None
 
     # ----------------------------------------------------------------- data flow
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
@@ -264,3 +268,10 @@ class FewShotMethod(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.run_config is not None:
             checkpoint["audiofsl_config"] = self.run_config
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer else None
+        train_set = getattr(datamodule, "train_set", None) if datamodule is not None else None
+        if train_set is not None:  # the classifier's label order, for inference on new files
+            checkpoint[CLASS_NAMES_KEY] = list(train_set.class_names)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.class_names = checkpoint.get(CLASS_NAMES_KEY)
