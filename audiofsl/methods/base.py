@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -88,6 +89,10 @@ class FewShotMethod(L.LightningModule):
         self.clip_combination = "mean"
         #: The training classes' names in label order, once loaded from a checkpoint.
         self.class_names: list[str] | None = None
+        #: The latest evaluated split: {"split": "val" | "test", "cached": CachedSplit} (the
+        #: classifier's logits with test_by="classifier", else the representations before the
+        #: scorer's transform), for reports such as plots.
+        self.last_evaluation: dict | None = None
 
     # ----------------------------------------------------------------- data flow
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
@@ -244,12 +249,15 @@ class FewShotMethod(L.LightningModule):
         """Score the cached split on its seeded episodes (or, with ``test_by="classifier"``,
         the classifier's clip accuracy); log ``<split>/acc`` and the CI."""
         if self.test_by == "classifier":
-            for name, value in self.classifier_metrics(split, self._eval_cache.finalize()).items():
+            cached = self._eval_cache.finalize()
+            self.last_evaluation = {"split": split, "cached": cached}
+            for name, value in self.classifier_metrics(split, cached).items():
                 self.log(f"{split}/{name}", value, prog_bar=name == "acc")
             return
         if self.scorer is None:
             raise TypeError(f"{type(self).__name__} sets no scorer; it cannot be evaluated.")
         cached = self._eval_cache.finalize()
+        self.last_evaluation = {"split": split, "cached": dataclasses.replace(cached)}
         train_mean = self.train_embedding_mean if bool(self.train_mean_fitted) else None
         cached.representations = self.scorer.prepare(cached.representations, train_mean)
         for index, setting in enumerate(settings):
