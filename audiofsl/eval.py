@@ -162,10 +162,29 @@ def finetune_config(cfg: DictConfig, run_cfg: DictConfig, ckpt_path: Path) -> Di
         "ckpt_path": None,
         "test": True,
     }  # fmt: skip
+    # The stored config holds resolved paths into the run's directory (checkpoints, logs,
+    # plots): they move to the fine-tuning run's, so the trained run is never overwritten.
+    old_dir = str(run_cfg.paths.output_dir)
+    run_cfg = _rebase_paths(run_cfg, old_dir, str(run_dir / "finetune"))
     finetune = OmegaConf.merge(run_cfg, changes)
     for key in ("method", "sampler"):  # replaced, not merged into the run's
         finetune[key] = OmegaConf.create(changes[key])
     return finetune
+
+
+def _rebase_paths(cfg: DictConfig, old: str, new: str) -> DictConfig:
+    """``cfg`` with every string under the folder ``old`` moved under ``new``."""
+
+    def move(node):
+        if isinstance(node, dict):
+            return {key: move(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [move(value) for value in node]
+        if isinstance(node, str) and (node == old or node.startswith(old.rstrip("/") + "/")):
+            return new + node[len(old.rstrip("/")) :]
+        return node
+
+    return OmegaConf.create(move(OmegaConf.to_container(cfg, resolve=False)))
 
 
 def run_finetune(cfg: DictConfig, run_cfg: DictConfig, ckpt_path: Path) -> dict:

@@ -73,6 +73,8 @@ def test_the_encoder_stays_frozen_for_the_head_only_epochs(compose_config, tmp_p
 
 @pytest.mark.slow
 def test_eval_probes_and_finetunes_a_protonet_encoder(compose_config, protonet_run):
+    checkpoints = sorted((protonet_run / "checkpoints").glob("*.ckpt"))
+    before = {path: path.read_bytes() for path in checkpoints}
     probe = run_evaluation(compose_config("eval", [f"run_dir={protonet_run}", "mode=probe"]))
     assert 0.0 < probe["probe/acc"] <= 1.0 and probe["probe/acc_ci95"] > 0
     overrides = [f"run_dir={protonet_run}", "mode=finetune", "finetune.epochs=2",
@@ -82,3 +84,5 @@ def test_eval_probes_and_finetunes_a_protonet_encoder(compose_config, protonet_r
     saved = (protonet_run / "finetune" / "config.yaml").read_text()
     assert "audiofsl.methods.Supervised" in saved and "init_from:" in saved
     assert (protonet_run / "finetune" / "metrics.json").is_file()
+    assert (protonet_run / "finetune" / "checkpoints" / "best.ckpt").is_file()
+    assert all(path.read_bytes() == data for path, data in before.items()), "run untouched"
