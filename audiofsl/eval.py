@@ -88,6 +88,9 @@ def run_evaluation(cfg: DictConfig) -> dict:
     trainer = build_trainer(trainer_cfg)
     trainer.test(method, datamodule=datamodule)
     metrics = collect_metrics(trainer, keys=("test",))
+    if method.test_by == "classifier":  # no episodes: the classifier on the test clips
+        log.info(format_result(metrics, "test", None))
+        return _write_metrics(cfg, ckpt_path, metrics)
     if cfg.get("episodes"):
         # Plain test/acc is the run's own first test setting (as in metrics.json); requested
         # settings are reported under their tags only.

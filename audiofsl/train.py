@@ -117,8 +117,13 @@ def collect_metrics(trainer: L.Trainer, keys: tuple[str, ...] = ("val", "test"))
 
 
 def format_result(metrics: dict, split: str, settings: Any) -> str:
-    """One line like ``test/acc 61.20 ± 0.41 % (5-way 5-shot, 10000 tasks)``."""
+    """One line like ``test/acc 61.20 ± 0.41 % (5-way 5-shot, 10000 tasks)``, or for a
+    classifier's test (``settings`` None) its accuracy over clips and F1 / mAP."""
     mean, ci = metrics[f"{split}/acc"], metrics[f"{split}/acc_ci95"]
+    if settings is None:
+        extra = [f"{name} {100 * metrics[f'{split}/{name}']:.2f} %"
+                 for name in ("f1_macro", "map") if f"{split}/{name}" in metrics]  # fmt: skip
+        return f"{split}/acc {100 * mean:.2f} ± {100 * ci:.2f} % over clips; " + ", ".join(extra)
     return (
         f"{split}/acc {100 * mean:.2f} ± {100 * ci:.2f} % ({settings.n_way}-way "
         f"{settings.n_shot}-shot, {settings.n_query} queries, {settings.n_tasks} tasks)"
@@ -155,7 +160,9 @@ def run_training(cfg: DictConfig) -> dict:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         metrics.update(collect_metrics(trainer, keys=("test",)))
-        log.info(format_result(metrics, "test", evaluation.test_settings()[0]))
+        by_classifier = model.test_by == "classifier"
+        settings = None if by_classifier else evaluation.test_settings()[0]
+        log.info(format_result(metrics, "test", settings))
     metrics_path = output_dir / METRICS_FILE
     metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     log.info("run directory: %s", output_dir)

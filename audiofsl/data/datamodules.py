@@ -9,15 +9,17 @@ from pathlib import Path
 from audiofsl.data.base import AudioDataModule
 from audiofsl.data.folder import apply_class_pattern, read_manifest, scan_folder
 from audiofsl.data.records import ClipRecord
+from audiofsl.data.splits import OfficialSplit
 from audiofsl.data.synthetic import generate_synthetic_dataset
 
 
 class FolderDataModule(AudioDataModule):
     """Audio files in class folders ``root/<class>/<clip>.{wav,flac,mp3,ogg}`` or a manifest.
 
-    With ``manifest`` (a CSV with columns ``path,label``, paths relative to its folder) the
-    manifest lists the clips and ``root`` is ignored. ``class_pattern`` optionally derives the
-    class from each file name instead (see :func:`apply_class_pattern`).
+    With ``manifest`` (a CSV with columns ``path,label``, paths relative to its folder, and
+    optionally ``labels`` and ``split``: see :func:`read_manifest`) the manifest lists the clips
+    and ``root`` is ignored. ``class_pattern`` optionally derives the class from each file name
+    instead (see :func:`apply_class_pattern`).
 
     Args:
         root: folder with one sub-folder per class.
@@ -77,6 +79,12 @@ class SyntheticDataModule(AudioDataModule):
     default split of 100 classes is 64/16/20 (``data.split``), as in the miniImageNet-style
     splits of Ravi & Larochelle (2017).
 
+    With ``mixtures > 0`` the source is multi-label like IRMAS: the class clips form the split
+    ``"train"`` and the multi-label mixtures of 2 to ``max_labels`` classes the splits ``"val"``
+    (every fourth, where a classifier's decision threshold is tuned) and ``"test"`` (batches
+    then carry multi-hot ``"labels"``); the split must be an :class:`OfficialSplit` (default
+    ``train=[train], val=[val], test=[test]``; ``data=synthetic_multilabel``).
+
     The generated files are only ever written below ``cache_dir`` (``paths.data_dir/synthetic``
     in configs). ``root`` exists only to catch a common slip: setting ``data.root`` without
     ``data=folder`` is an error instead of generating audio into that folder.
@@ -89,6 +97,8 @@ class SyntheticDataModule(AudioDataModule):
         clip_seconds_range: generate clips of seeded random lengths in this range (seconds)
             instead; training and evaluation still use windows of ``loader.clip_seconds``.
         generation_seed: seed of the generated audio.
+        mixtures: multi-label test clips generated besides the class clips (0: none).
+        max_labels: most classes in one mixture (2 to ``n_classes``).
         root: must be None (see above).
         **kwargs: loader, split, subset, sampler and seed settings of
             :class:`AudioDataModule`.
@@ -102,9 +112,19 @@ class SyntheticDataModule(AudioDataModule):
         clip_seconds: float | None = None,
         clip_seconds_range: Sequence[float] | None = None,
         generation_seed: int = 0,
+        mixtures: int = 0,
+        max_labels: int = 3,
         root: str | os.PathLike | None = None,
         **kwargs,
     ) -> None:
+        if mixtures and kwargs.get("split") is None:
+            kwargs["split"] = OfficialSplit(train=["train"], val=["val"], test=["test"])
+        if mixtures and not isinstance(kwargs["split"], OfficialSplit):
+            raise ValueError(
+                f"data.mixtures={mixtures} makes splits of its own (train: the class clips, "
+                "val and test: the mixtures), so data.split must be the official split: use "
+                "data=synthetic_multilabel."
+            )
         if root is not None:
             raise ValueError(
                 f"data.root={root} is set, but data=synthetic generates its own audio into the "
@@ -118,6 +138,8 @@ class SyntheticDataModule(AudioDataModule):
         self.clip_seconds = clip_seconds if clip_seconds is not None else self.loader.clip_seconds
         self.clip_seconds_range = clip_seconds_range
         self.generation_seed = generation_seed
+        self.mixtures = mixtures
+        self.max_labels = max_labels
 
     def index_key(self) -> str:
         return str(self._generate().resolve())
@@ -138,4 +160,6 @@ class SyntheticDataModule(AudioDataModule):
             sample_rate=self.loader.sample_rate,
             seed=self.generation_seed,
             clip_seconds_range=self.clip_seconds_range,
+            mixtures=self.mixtures,
+            max_labels=self.max_labels,
         )

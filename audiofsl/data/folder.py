@@ -88,6 +88,11 @@ def read_manifest(csv_path: str | os.PathLike) -> list[ClipRecord]:
     Relative paths are resolved from the CSV's folder; rows keep the file's order. A UTF-8
     byte-order mark (as spreadsheet programs write) is accepted.
 
+    Two optional columns are read when present: ``labels``, every label of a multi-label clip
+    separated by ``;`` (the record's ``labels``; ``label`` must be one of them, and an empty
+    cell or the label alone means a single-label clip), and ``split``, the clip's split name
+    (the record's ``split``, for ``OfficialSplit``; an empty cell means none).
+
     Args:
         csv_path: the manifest file.
 
@@ -97,7 +102,7 @@ def read_manifest(csv_path: str | os.PathLike) -> list[ClipRecord]:
     Raises:
         FileNotFoundError: if the manifest or a file it lists does not exist.
         ValueError: if a column is missing, the manifest lists no clip, a row has an empty path
-            or label, or one file is listed twice.
+            or label or its ``labels`` lack its ``label``, or one file is listed twice.
     """
     csv_path = Path(csv_path)
     if not csv_path.is_file():
@@ -112,14 +117,20 @@ def read_manifest(csv_path: str | os.PathLike) -> list[ClipRecord]:
                 "first row must be a header with the columns path,label."
             )
         reader.fieldnames = columns
-        rows = [(line, row["path"], row["label"]) for line, row in enumerate(reader, start=2)]
+        rows = list(enumerate(reader, start=2))
     if not rows:
         raise ValueError(f"manifest '{csv_path}' lists no clips: it has a header but no rows.")
     records, first_line = [], {}
-    for line, path, label in rows:
-        path, label = (path or "").strip(), (label or "").strip()
+    for line, row in rows:
+        path, label = (row["path"] or "").strip(), (row["label"] or "").strip()
         if not path or not label:
             raise ValueError(f"manifest '{csv_path}' line {line}: the path or label is empty.")
+        labels = _split_labels(row.get("labels"))
+        if labels and label not in labels:
+            raise ValueError(
+                f"manifest '{csv_path}' line {line}: the label '{label}' is not one of its "
+                f"labels {list(labels)}."
+            )
         full = os.path.normpath(csv_path.parent / path)
         if full in first_line:
             raise ValueError(
@@ -127,7 +138,10 @@ def read_manifest(csv_path: str | os.PathLike) -> list[ClipRecord]:
                 f"{line}); a clip must appear once, or it could land in two splits."
             )
         first_line[full] = line
-        records.append(ClipRecord(full, label))
+        split = (row.get("split") or "").strip() or None
+        records.append(
+            ClipRecord(full, label, split=split, labels=labels if len(labels) > 1 else ())
+        )
     absent = [r.path for r in records if not os.path.isfile(r.path)]
     if absent:
         raise FileNotFoundError(
@@ -135,6 +149,12 @@ def read_manifest(csv_path: str | os.PathLike) -> list[ClipRecord]:
             f"{absent[:_SHOWN]}; relative paths are resolved from the manifest's folder."
         )
     return records
+
+
+def _split_labels(cell: str | None) -> tuple[str, ...]:
+    """The ``;``-separated labels of a manifest cell, stripped, without empties or repeats."""
+    labels = (label.strip() for label in (cell or "").split(";"))
+    return tuple(dict.fromkeys(label for label in labels if label))
 
 
 def apply_class_pattern(records: Sequence[ClipRecord], pattern: str) -> list[ClipRecord]:

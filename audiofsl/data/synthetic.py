@@ -8,6 +8,11 @@ and frequency modulation (rate, depth). Each clip re-renders its class recipe wi
 pitch, spectral tilt and noise-band centre, onset shift, tempo/duration jitter, a random gain and
 white background noise at a random SNR. Synthesis is additive and vectorised with numpy.
 
+Optional multi-label mixtures (``mixtures > 0``, an IRMAS-like protocol: single-label training
+clips, multi-label test clips) each sum fresh renderings of 2 to ``max_labels`` distinct classes,
+each source at its own random gain; the manifest then marks the class clips ``train`` and the
+mixtures ``test``.
+
 Calibration on the default 100 x 20 one-second clips (seed 0), 2,000 seeded 5-way 5-shot tasks
 (15 queries, nearest prototype, squared Euclidean) on log-mel features (128 mels, n_fft 1024,
 hop 512, dB, per-example standardised): an untrained, randomly initialised Conv4 (4 conv3x3-BN-
@@ -41,6 +46,11 @@ __all__ = ["generate_synthetic_dataset"]
 _GENERATOR_VERSION = 1
 _MANIFEST = "manifest.csv"
 _COMPLETE_MARKER = "settings.json"
+# Stands in for a class index in the seeds of mixtures (no dataset has that many classes), so
+# their generators never coincide with a class's or a class clip's.
+_MIXTURE_STREAM = 2**32 - 1
+# Gain of each source of a mixture relative to the others (its RMS is normalised first).
+_SOURCE_GAIN_DB = (-6.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -179,7 +189,12 @@ def _render_clip(recipe: _Recipe, rng: np.random.Generator, n_samples: int, samp
     snr_db = rng.uniform(*var.snr_db)
     background = rng.standard_normal(n_samples)
     event = event + background * _rms(event) / _rms(background) * 10.0 ** (-snr_db / 20.0)
-    gain = 10.0 ** (rng.uniform(*var.gain_db) / 20.0)
+    return _peak_normalise(event, rng)
+
+
+def _peak_normalise(event: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``event`` scaled to a peak of 0.95 times a random gain (``_Variation.gain_db``)."""
+    gain = 10.0 ** (rng.uniform(*_Variation().gain_db) / 20.0)
     return 0.95 * gain * event / np.max(np.abs(event))
 
 
@@ -192,7 +207,7 @@ def _is_complete(directory: Path, settings: dict) -> bool:
             paths = [directory / row["path"] for row in csv.DictReader(f)]
     except (OSError, ValueError, KeyError, TypeError, csv.Error):
         return False
-    expected = settings["n_classes"] * settings["clips_per_class"]
+    expected = settings["n_classes"] * settings["clips_per_class"] + settings.get("mixtures", 0)
     return len(paths) == expected and all(path.is_file() for path in paths)
 
 
@@ -206,9 +221,18 @@ def _clip_samples(settings: dict, c: int, i: int) -> int:
     return round(seconds * sample_rate)
 
 
+def _write_wave(directory: Path, rel: str, wave: np.ndarray, sample_rate: int) -> None:
+    pcm = np.round(wave * 32767).astype(np.int16)
+    sf.write(directory / rel, pcm, sample_rate, subtype="PCM_16")
+
+
+def _class_name(c: int) -> str:
+    return f"class_{c:03d}"
+
+
 def _write_class(directory: Path, settings: dict, c: int) -> list[tuple[str, str]]:
     """Renders and writes the clips of class ``c``; returns their manifest rows."""
-    name, sample_rate, seed = f"class_{c:03d}", settings["sample_rate"], settings["seed"]
+    name, sample_rate, seed = _class_name(c), settings["sample_rate"], settings["seed"]
     recipe = _draw_recipe(np.random.default_rng([seed, c]))
     (directory / "audio" / name).mkdir(parents=True)
     rows = []  # (path relative to the manifest, class name)
@@ -216,25 +240,61 @@ def _write_class(directory: Path, settings: dict, c: int) -> list[tuple[str, str
         n_samples = _clip_samples(settings, c, i)
         wave = _render_clip(recipe, np.random.default_rng([seed, c, i + 1]), n_samples, sample_rate)
         rel = f"audio/{name}/clip_{i:03d}.wav"
-        pcm = np.round(wave * 32767).astype(np.int16)
-        sf.write(directory / rel, pcm, sample_rate, subtype="PCM_16")
+        _write_wave(directory, rel, wave, sample_rate)
         rows.append((rel, name))
     return rows
+
+
+def _write_mixture(directory: Path, settings: dict, m: int) -> tuple[str, list[str]]:
+    """Renders and writes mixture ``m``; returns its path and its sorted labels.
+
+    One generator, seeded by ``(seed, mixture)``, draws everything: the number of sources (2 to
+    ``max_labels``), their distinct classes, the length (as a class clip's), then for each source
+    a fresh rendering of its class recipe (never a written clip) and its gain, and the final gain.
+    """
+    sample_rate, seed = settings["sample_rate"], settings["seed"]
+    rng = np.random.default_rng([seed, _MIXTURE_STREAM, m + 1])
+    n_sources = int(rng.integers(2, settings["max_labels"] + 1))
+    classes = rng.choice(settings["n_classes"], n_sources, replace=False).tolist()
+    if "clip_seconds_range" in settings:
+        n_samples = round(rng.uniform(*settings["clip_seconds_range"]) * sample_rate)
+    else:
+        n_samples = round(settings["clip_seconds"] * sample_rate)
+    mix = np.zeros(n_samples)
+    for c in classes:
+        recipe = _draw_recipe(np.random.default_rng([seed, c]))
+        source = _render_clip(recipe, rng, n_samples, sample_rate)
+        mix += source / _rms(source) * 10.0 ** (rng.uniform(*_SOURCE_GAIN_DB) / 20.0)
+    rel = f"audio/mixtures/mix{m:05d}.wav"
+    _write_wave(directory, rel, _peak_normalise(mix, rng), sample_rate)
+    return rel, sorted(_class_name(c) for c in classes)
 
 
 def _write_dataset(directory: Path, settings: dict, progress: bool) -> None:
     """Renders every clip into ``directory``, then the manifest, then the completion marker."""
     rows = []
+    mixtures = settings.get("mixtures", 0)
     # numpy and libsndfile release the GIL, so threads use the cores; every clip has its own
     # seeded generator, so the bytes do not depend on the scheduling.
     with Progress(disable=not progress) as bar, ThreadPoolExecutor() as pool:
-        task = bar.add_task("Synthesising audio", total=settings["n_classes"])
+        task = bar.add_task("Synthesising audio", total=settings["n_classes"] + mixtures)
         classes = range(settings["n_classes"])
         for class_rows in pool.map(lambda c: _write_class(directory, settings, c), classes):
             rows += class_rows
             bar.advance(task)
+        if mixtures:
+            (directory / "audio" / "mixtures").mkdir()
+            # Single-class clips: labels = the class, split train; every fourth mixture val
+            # (where a decision threshold is tuned), the others test.
+            rows = [(path, label, label, "train") for path, label in rows]
+            written = pool.map(lambda m: _write_mixture(directory, settings, m), range(mixtures))
+            for index, (path, labels) in enumerate(written):
+                split = "val" if index % 4 == 3 else "test"
+                rows.append((path, labels[0], ";".join(labels), split))
+                bar.advance(task)
+    header = ("path", "label", "labels", "split") if mixtures else ("path", "label")
     with (directory / _MANIFEST).open("w", newline="") as f:
-        csv.writer(f).writerows([("path", "label"), *rows])
+        csv.writer(f).writerows([header, *rows])
     # Marks the folder as generated, so that a folder source never reads it as a class.
     (directory / GENERATED_MARKER).write_text("generated by audiofsl.data.synthetic\n")
     (directory / _COMPLETE_MARKER).write_text(json.dumps(settings, sort_keys=True))
@@ -242,12 +302,20 @@ def _write_dataset(directory: Path, settings: dict, progress: bool) -> None:
 
 def _check_settings(settings: dict) -> None:
     lows = {"n_classes": 1, "clips_per_class": 1, "sample_rate": 1000, "seed": 0}
+    if "mixtures" in settings:
+        # Mixtures need two classes at least and draw up to n_classes distinct ones.
+        lows |= {"n_classes": 2, "mixtures": 0, "max_labels": 2}
     for name, low in lows.items():
         value = settings[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(
                 f"generate_synthetic_dataset: {name}={value!r} must be an integer >= {low}."
             )
+    if settings.get("max_labels", 0) > settings["n_classes"]:
+        raise ValueError(
+            f"generate_synthetic_dataset: max_labels={settings['max_labels']!r} must be at most "
+            f"n_classes={settings['n_classes']} (a mixture's classes are distinct)."
+        )
     if "clip_seconds_range" in settings:
         _check_range(settings["clip_seconds_range"], settings["sample_rate"])
         return
@@ -285,6 +353,8 @@ def generate_synthetic_dataset(
     seed: int = 0,
     progress: bool = True,
     clip_seconds_range: tuple[float, float] | None = None,
+    mixtures: int = 0,
+    max_labels: int = 3,
 ) -> Path:
     """Generates (once) the synthetic dataset and returns its manifest CSV path.
 
@@ -306,6 +376,16 @@ def generate_synthetic_dataset(
             ``(seed, class, clip)``, and the clip is rendered into that many samples. The range
             replaces ``clip_seconds`` in the settings (and their hash); None keeps fixed-length
             clips, with the same settings and files as before the option existed.
+        mixtures: Multi-label clips to write besides the single-class ones, as
+            ``audio/mixtures/mix<NNNNN>.wav``: each sums fresh renderings (seeded by
+            ``(seed, mixture)``, never a written clip) of 2 to ``max_labels`` distinct random
+            classes, each at a random gain, then peak-normalised like the other clips; its length
+            is ``clip_seconds`` or drawn from ``clip_seconds_range``. The manifest then has the
+            columns ``path,label,labels,split``: ``labels`` every label, ``;``-separated and
+            sorted (``label``: the first), ``split`` ``train`` for the class clips, ``val`` for
+            every fourth mixture and ``test`` for the others. 0 (no mixtures) keeps the
+            settings, files and manifest unchanged.
+        max_labels: Most classes in one mixture, 2 to ``n_classes`` (unused without mixtures).
 
     Returns:
         Path of the manifest CSV.
@@ -320,6 +400,8 @@ def generate_synthetic_dataset(
         # Lengths come from the range: clip_seconds is then left out of the settings and hash.
         del settings["clip_seconds"]
         settings["clip_seconds_range"] = clip_seconds_range
+    if mixtures != 0:  # in the settings (and hash) only when used: other datasets keep theirs
+        settings |= {"mixtures": mixtures, "max_labels": max_labels}
     _check_settings(settings)
     settings["version"] = _GENERATOR_VERSION
     if clip_seconds_range is None:

@@ -6,6 +6,7 @@ import pytest
 import soundfile as sf
 
 from audiofsl.data import synthetic
+from audiofsl.data.folder import read_manifest
 from audiofsl.data.synthetic import generate_synthetic_dataset
 
 SMALL = {"n_classes": 4, "clips_per_class": 3, "clip_seconds": 0.25, "sample_rate": 8000}
@@ -191,4 +192,74 @@ def test_clip_length_range_reuses_a_complete_dataset(tmp_path, monkeypatch):
 def test_bad_clip_length_range_raises(tmp_path, value):
     with pytest.raises(ValueError, match="clip_seconds_range"):
         generate_synthetic_dataset(tmp_path, progress=False, **SMALL, clip_seconds_range=value)
+    assert list(tmp_path.iterdir()) == []
+
+
+MIXED = {**SMALL, "n_classes": 5, "mixtures": 12, "max_labels": 3}
+
+
+def test_mixtures_are_multi_label_test_clips(tmp_path):
+    manifest = generate_synthetic_dataset(tmp_path / "a", seed=1, progress=False, **MIXED)
+    rows = _rows(manifest)
+    assert list(rows[0]) == ["path", "label", "labels", "split"]
+    single, mixed = rows[:15], rows[15:]  # 5 classes x 3 clips, 12 mixtures
+    assert all(r["labels"] == r["label"] and r["split"] == "train" for r in single)
+    assert [r["path"] for r in mixed] == [f"audio/mixtures/mix{m:05d}.wav" for m in range(12)]
+    classes = {r["label"] for r in single}
+    for index, row in enumerate(mixed):
+        labels = row["labels"].split(";")
+        assert row["split"] == ("val" if index % 4 == 3 else "test") and row["label"] == labels[0]
+        assert 2 <= len(labels) <= 3 and labels == sorted(set(labels)) and set(labels) <= classes
+        audio, _ = sf.read(manifest.parent / row["path"], dtype="float32")
+        assert audio.shape == (2000,) and np.isfinite(audio).all()
+        assert np.sqrt(np.mean(audio**2)) > 1e-3 and np.abs(audio).max() <= 0.95
+    assert {len(r["labels"].split(";")) for r in mixed} == {2, 3}
+    again = generate_synthetic_dataset(tmp_path / "b", seed=1, progress=False, **MIXED)
+    assert again.read_bytes() == manifest.read_bytes()
+    assert _audio_bytes(again) == _audio_bytes(manifest)  # deterministic for a seed
+    other = generate_synthetic_dataset(tmp_path / "c", seed=2, progress=False, **MIXED)
+    assert _audio_bytes(other)[mixed[0]["path"]] != _audio_bytes(manifest)[mixed[0]["path"]]
+
+
+def test_mixtures_keep_the_class_clips_and_reuse_no_clip(tmp_path):
+    plain = generate_synthetic_dataset(tmp_path / "a", seed=1, progress=False, **SMALL)
+    mixed = generate_synthetic_dataset(
+        tmp_path / "b", seed=1, progress=False, **{**SMALL, "mixtures": 3, "max_labels": 2}
+    )
+    assert mixed.parent.name != plain.parent.name
+    clips, with_mixtures = _audio_bytes(plain), _audio_bytes(mixed)
+    assert {p: with_mixtures[p] for p in clips} == clips  # the class clips are unchanged
+    assert not set(clips.values()) & {with_mixtures[p] for p in with_mixtures if "mix" in p}
+
+
+def test_no_mixtures_keep_the_settings_hash(tmp_path, monkeypatch):
+    monkeypatch.setattr(synthetic, "_write_dataset", lambda directory, settings, progress: None)
+
+    def folder(**kwargs):
+        return generate_synthetic_dataset(tmp_path, progress=False, **{**SMALL, **kwargs}).parent
+
+    assert folder(mixtures=0).name == folder(mixtures=0, max_labels=4).name == "79b5b11c5141ed8e"
+    mixed = [folder(mixtures=3), folder(mixtures=4), folder(mixtures=3, max_labels=2)]
+    assert len({path.name for path in mixed}) == 3
+
+
+def test_mixture_manifest_round_trips_through_read_manifest(tmp_path):
+    manifest = generate_synthetic_dataset(tmp_path, seed=1, progress=False, **MIXED)
+    records = read_manifest(manifest)
+    assert len(records) == 27 and {r.split for r in records} == {"train", "val", "test"}
+    for record, row in zip(records, _rows(manifest), strict=True):
+        assert record.path == str(manifest.parent / row["path"])
+        assert record.all_labels == tuple(row["labels"].split(";"))
+        assert record.class_name == row["label"] and record.split == row["split"]
+        assert (len(record.labels) > 1) == (row["split"] != "train")
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("mixtures", -1), ("mixtures", 1.5), ("max_labels", 1), ("max_labels", 6), ("n_classes", 1)],
+)
+def test_bad_mixture_arguments_raise(tmp_path, name, value):
+    arguments = {**MIXED, name: value}
+    with pytest.raises(ValueError, match=name):
+        generate_synthetic_dataset(tmp_path, progress=False, **arguments)
     assert list(tmp_path.iterdir()) == []
