@@ -11,6 +11,7 @@ Examples::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import warnings
@@ -193,15 +194,27 @@ def resume_from_run_dir(cfg: DictConfig) -> DictConfig:
     return stored
 
 
+#: Longest TensorBoard run name (a folder name: file systems allow 255 bytes).
+RUN_NAME_CHARS = 120
+
+
 def tensorboard_run_name(cfg: DictConfig) -> str:
-    """The task name and the overrides that matter, e.g. ``fsdd_protonet,seed=1``."""
+    """The task name and the overrides that matter, e.g. ``fsdd_protonet,seed=1``.
+
+    A name longer than :data:`RUN_NAME_CHARS` (long list overrides, paths) is cut and ends
+    with a short hash of the whole name, so that it stays a valid folder name and distinct.
+    """
     names = [
         override.input_line.replace("/", "_")
         for override in task_overrides()
         if not override.key_or_group.startswith(_UNNAMED_OVERRIDES)
         and override.key_or_group != "experiment"
     ]
-    return ",".join([str(cfg.task_name), *names])
+    name = ",".join([str(cfg.task_name), *names])
+    if len(name) <= RUN_NAME_CHARS:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: RUN_NAME_CHARS - 9]}~{digest}"
 
 
 @hydra.main(version_base="1.3", config_path="pkg://audiofsl.conf", config_name="train")

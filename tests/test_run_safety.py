@@ -217,3 +217,21 @@ def test_tensorboard_runs_are_named_by_task_and_overrides(compose_config, monkey
     monkeypatch.setattr(train, "task_overrides", lambda: parsed)
     cfg = compose_config("train", ["+experiment=fsdd_protonet"])
     assert train.tensorboard_run_name(cfg) == "fsdd_protonet,seed=3,sampler.n_shot=1"
+
+
+def test_a_long_tensorboard_run_name_is_cut_and_stays_distinct(compose_config, monkeypatch):
+    """A list override can make the name longer than a folder name may be (255 bytes)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    import audiofsl.train as train
+
+    tasks = ", ".join(f"{{n_way: 5, n_shot: {k}, n_query: 15, n_tasks: 10000}}" for k in (5, 1))
+    cfg = compose_config("train", ["+experiment=fsdd_protonet"])
+    names = []
+    for extra in ("seed=1", "seed=2"):
+        given = [f"evaluation.test=[{tasks}]", "callbacks.test_plots=null", extra]
+        parsed = OverridesParser.create().parse_overrides(given)
+        monkeypatch.setattr(train, "task_overrides", lambda parsed=parsed: parsed)
+        names.append(train.tensorboard_run_name(cfg))
+    assert all(len(name) == train.RUN_NAME_CHARS for name in names)
+    assert names[0].startswith("fsdd_protonet,evaluation.test=") and names[0] != names[1]
