@@ -14,6 +14,7 @@ import torch
 from data.sources.supervised_replicas import make_esc50, make_irmas
 from lightning.pytorch.loggers import TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from test_supervised_experiments import QUICK as SUPERVISED_QUICK
 
 from audiofsl import plotting
 from audiofsl.eval import run_evaluation
@@ -167,17 +168,7 @@ def test_a_failing_plot_is_a_warning_and_the_others_are_written(tmp_path, caplog
 
 
 # Tiny runs: one epoch of a small Conv4 on short clips.
-QUICK = [
-    "trainer.max_epochs=1",
-    "logger=csv",
-    "frontend.n_mels=32",
-    "encoder.hidden_channels=8",
-    "sampler.batch_size=8",
-    "data.loader.clip_seconds=0.5",
-    "data.loader.eval_hop_seconds=0.5",
-    "callbacks.progress_bar=null",
-    "callbacks.model_summary=null",
-]
+QUICK = [*SUPERVISED_QUICK, "callbacks.progress_bar=null", "callbacks.model_summary=null"]
 
 
 def plot_files(cfg) -> set[str]:

@@ -10,6 +10,7 @@ unlabelled clip). All losses are computed in float32 with autocast disabled.
 from __future__ import annotations
 
 import torch
+from pytorch_metric_learning import losses, reducers
 from torch import Tensor, nn
 
 from audiofsl.losses.classification import UNLABELLED
@@ -100,12 +101,6 @@ class NTXentLoss(nn.Module):
 
     def __init__(self, temperature: float = 0.5) -> None:
         super().__init__()
-        try:
-            from pytorch_metric_learning import losses
-        except ImportError as error:  # pragma: no cover - a declared dependency
-            raise ImportError(
-                "NTXentLoss needs pytorch-metric-learning: pip install pytorch-metric-learning"
-            ) from error
         if temperature <= 0:
             raise ValueError(f"NTXentLoss temperature must be positive, got {temperature}.")
         self.temperature = float(temperature)
@@ -164,12 +159,6 @@ class SupConLoss(nn.Module):
 
     def __init__(self, temperature: float = 0.1) -> None:
         super().__init__()
-        try:
-            from pytorch_metric_learning import losses, reducers
-        except ImportError as error:  # pragma: no cover - a declared dependency
-            raise ImportError(
-                "SupConLoss needs pytorch-metric-learning: pip install pytorch-metric-learning"
-            ) from error
         if temperature <= 0:
             raise ValueError(f"SupConLoss temperature must be positive, got {temperature}.")
         self.temperature = float(temperature)
