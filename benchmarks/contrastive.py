@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -41,8 +42,9 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 def build(experiment: str, overrides: list[str]) -> ContrastiveMethod:
     """The method of an experiment overlay (the data module is not needed for a step)."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        output_dir = tempfile.mkdtemp(prefix="audiofsl-bench-")  # nothing is written there
         cfg = compose("train", [f"+experiment={experiment}", "data.root=/unused",
-                                "paths.output_dir=/tmp/audiofsl-bench", *overrides])  # fmt: skip
+                                f"paths.output_dir={output_dir}", *overrides])  # fmt: skip
     if "n_classes" in cfg.method:
         cfg.method.n_classes = 10
     method = build_method(cfg)
