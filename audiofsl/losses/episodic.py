@@ -32,13 +32,14 @@ def check_episodes(support: Tensor, query: Tensor, loss_name: str) -> None:
         )
 
 
-def project(x: Tensor, projection: nn.Module | None) -> Tensor:
+def project(x: Tensor, projection: nn.Module | None, normalize: bool = True) -> Tensor:
     """Optionally projects ``[..., D]`` embeddings, then L2-normalises them in float32.
 
     Args:
         x: ``[..., D]`` embeddings.
         projection: Module mapping ``[N, D]`` to ``[N, D']`` (the leading dims of ``x`` are
             flattened for it), or ``None`` for no projection.
+        normalize: ``False`` returns the projection's output as it is (dtype included).
 
     Returns:
         ``[..., D']`` unit-norm float32 embeddings.
@@ -47,4 +48,4 @@ def project(x: Tensor, projection: nn.Module | None) -> Tensor:
         lead = x.shape[:-1]
         x = projection(x.reshape(-1, x.shape[-1]))
         x = x.reshape(*lead, x.shape[-1])
-    return F.normalize(x.float(), dim=-1)
+    return F.normalize(x.float(), dim=-1) if normalize else x

@@ -175,3 +175,71 @@ def test_errors():
         loss_fn.loss_from_candidates(
             torch.randn(1, 3, 2, 8), torch.randn(1, 3, 2, 8), torch.zeros(1, 3, 3, 3).long()
         )
+
+
+def autograd_loop_cpl(support, query, candidates, temperature, reference_scaling=False):
+    """Differentiable reference: per episode, class and query, cross-entropy over the cosines
+    of its candidates (plain torch ops, autograd's own gradients)."""
+    n_episodes, n_way, n_query = query.shape[:3]
+    episode_losses = []
+    for e in range(n_episodes):
+        flat = query[e].reshape(n_way * n_query, -1)
+        terms = []
+        for w in range(n_way):
+            proto = support[e, w].mean(0)
+            for q in range(n_query):
+                samples = flat[candidates[e, w, q]]
+                logits = torch.nn.functional.cosine_similarity(proto[None], samples) / temperature
+                terms.append(torch.logsumexp(logits, 0) - logits[-1])
+        loss = torch.stack(terms).mean()
+        episode_losses.append(loss / (n_way * n_query) if reference_scaling else loss)
+    return torch.stack(episode_losses).mean()
+
+
+@pytest.mark.parametrize("reference_scaling", [False, True])
+@pytest.mark.parametrize("temperature", [0.2, 6.0])
+def test_gradients_equal_autograd_of_the_loop_reference(temperature, reference_scaling):
+    torch.manual_seed(9)
+    loss_fn = PrototypicalContrastiveLoss(2, temperature, reference_scaling=reference_scaling)
+    support = torch.randn(2, 4, 3, 7, dtype=torch.float64, requires_grad=True)
+    query = torch.randn(2, 4, 3, 7, dtype=torch.float64, requires_grad=True)
+    candidates = loss_fn.draw_candidates(2, 4, 3)
+    ours = loss_fn.loss_from_candidates(support, query, candidates)
+    reference = autograd_loop_cpl(support, query, candidates, temperature, reference_scaling)
+    assert ours.dtype == torch.float64
+    torch.testing.assert_close(ours, reference)
+    for got, expected in zip(
+        torch.autograd.grad(ours, (support, query)),
+        torch.autograd.grad(reference, (support, query)),
+        strict=True,
+    ):
+        torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_gradcheck_with_projection_and_a_zero_query():
+    torch.manual_seed(10)
+    projection = ProjectionHead(6, (5,), 4).double()
+    loss_fn = PrototypicalContrastiveLoss(2, 0.5, projection=projection)
+    support = torch.randn(1, 3, 2, 6, dtype=torch.float64, requires_grad=True)
+    query = torch.randn(1, 3, 3, 6, dtype=torch.float64, requires_grad=True)
+    candidates = loss_fn.draw_candidates(1, 3, 3)
+    assert torch.autograd.gradcheck(
+        lambda s, q: loss_fn.loss_from_candidates(s, q, candidates), (support, query)
+    )
+    # a zero row has a clamped norm: its cosines are 0 and its gradient is finite
+    plain = PrototypicalContrastiveLoss(2, 0.5)
+    zeros = query.detach().clone()
+    zeros[0, 1, 2] = 0
+    zeros.requires_grad_()
+    plain.loss_from_candidates(support, zeros, candidates).backward()
+    assert torch.isfinite(zeros.grad).all() and zeros.grad[0, 1, 2].abs().sum() > 0
+
+
+def test_candidates_drawn_in_inference_mode_do_not_leak_into_training():
+    torch.manual_seed(11)
+    loss_fn = PrototypicalContrastiveLoss(n_candidates=2)
+    with torch.inference_mode():
+        loss_fn(torch.randn(1, 3, 2, 6), torch.randn(1, 3, 3, 6))
+    support = torch.randn(1, 3, 2, 6, requires_grad=True)
+    loss_fn(support, torch.randn(1, 3, 3, 6)).backward()
+    assert support.grad.abs().sum() > 0
