@@ -205,7 +205,7 @@ def test_trained_protonet_beats_the_untrained_encoder(compose_config, data_dir):
 def test_other_few_shot_methods_learn(compose_config, data_dir, experiment):
     overrides = [
         f"+experiment={experiment}", *SMALL_SYNTHETIC, "logger=csv", "sampler.n_episodes=40",
-        "trainer.max_epochs=2", "evaluation.val.n_tasks=50", "evaluation.test.0.n_tasks=300",
+        "trainer.max_epochs=3", "evaluation.val.n_tasks=50", "evaluation.test.0.n_tasks=300",
         "frontend.n_mels=64",
     ]  # fmt: skip
     trained = run_training(compose_config("train", overrides, data_dir))
