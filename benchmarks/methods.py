@@ -17,9 +17,11 @@ set in two forward passes of precomputed log-mel features, then prototypes, squa
 distances, log-softmax and NLL, backward, Adam). Its model mirrors MetaAudio's
 ``StandardHybrid`` (conv bias, residual connection around the RNN, last time step, dropout,
 batch norm and a linear layer to 64 dimensions). audiofsl's step starts from raw audio and embeds
-support and query in one forward pass. The reference runs in float32 (the goal compares
-against it) and, for context, in float64, as MetaAudio's scripts cast the model to double. The
-same comparison with audiofsl's default CRNN (2x2 pooling, LSTM; reference: the same encoder
+support and query in one forward pass; its conv blocks run channels-last and max-pool before the
+ReLU (the same function as the reference's ReLU then pool, in fewer memory passes). The reference
+runs in float32 (the goal compares against it) and, for context, in float64, as MetaAudio's
+scripts cast the model to double. The same comparison with audiofsl's default CRNN (2x2 pooling,
+LSTM; reference: the same encoder
 in two passes on precomputed features) is given for context.
 
 Steps are timed in alternating rounds (one step of every candidate per round) so that all see
