@@ -21,8 +21,7 @@ support and query in one forward pass; its conv blocks run channels-last and max
 ReLU (the same function as the reference's ReLU then pool, in fewer memory passes). The reference
 runs in float32 (the goal compares against it) and, for context, in float64, as MetaAudio's
 scripts cast the model to double. The same comparison with audiofsl's default CRNN (2x2 pooling,
-LSTM; reference: the same encoder
-in two passes on precomputed features) is given for context.
+LSTM; reference: the same encoder in two passes on precomputed features) is given for context.
 
 Steps are timed in alternating rounds (one step of every candidate per round) so that all see
 the same load on a shared machine; medians are reported.
