@@ -208,9 +208,9 @@ class _CandidateCrossEntropy(torch.autograd.Function):
         n_episodes, n_way, n_query, n_cand = candidates.shape
         proto_norm = protos.norm(dim=-1, keepdim=True).clamp_min_(_NORM_EPS)
         query_norm = queries.norm(dim=-1, keepdim=True).clamp_min_(_NORM_EPS)
-        scaled_protos = protos / (proto_norm * temperature)  # u_p / T
-        unit_queries = queries / query_norm
-        similarity = torch.bmm(scaled_protos, unit_queries.transpose(1, 2))  # [E, W, N]
+        unit_protos, unit_queries = protos / proto_norm, queries / query_norm
+        # [E, W, N]: cos(p_w, z_n) / T
+        similarity = torch.bmm(unit_protos / temperature, unit_queries.transpose(1, 2))
         flat_candidates = candidates.reshape(n_episodes, n_way, n_query * n_cand)
         logits = similarity.gather(-1, flat_candidates).view(candidates.shape)
         # logsumexp by hand: its softmax is the backward's, and torch.logsumexp's inf
@@ -220,7 +220,7 @@ class _CandidateCrossEntropy(torch.autograd.Function):
         total = softmax.sum(dim=-1, keepdim=True)
         softmax /= total
         ctx.save_for_backward(
-            scaled_protos, unit_queries, proto_norm, query_norm, softmax, flat_candidates
+            unit_protos, unit_queries, proto_norm, query_norm, softmax, flat_candidates
         )
         ctx.temperature = temperature
         per_query = total.log_().add_(shift).sub_(logits[..., -1:])
@@ -228,17 +228,17 @@ class _CandidateCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        scaled_protos, unit_queries, proto_norm, query_norm, softmax, flat = ctx.saved_tensors
+        unit_protos, unit_queries, proto_norm, query_norm, softmax, flat = ctx.saved_tensors
         n_episodes, n_way, n_query, n_cand = softmax.shape
         with torch.autocast(device_type=softmax.device.type, enabled=False):
             d_logits = softmax.clone()
             d_logits[..., -1] -= 1
-            d_logits *= grad / (n_episodes * n_way * n_query)
+            # the 1/T of the logits folded in: d_similarity is the gradient of u_p . u_z
+            d_logits *= grad / (n_episodes * n_way * n_query * ctx.temperature)
             d_similarity = softmax.new_zeros(n_episodes, n_way, unit_queries.shape[1])
             d_similarity.scatter_add_(-1, flat, d_logits.view(n_episodes, n_way, -1))
-            d_unit_protos = torch.bmm(d_similarity, unit_queries) / ctx.temperature
-            d_unit_queries = torch.bmm(d_similarity.transpose(1, 2), scaled_protos)
-            unit_protos = scaled_protos * ctx.temperature
+            d_unit_protos = torch.bmm(d_similarity, unit_queries)
+            d_unit_queries = torch.bmm(d_similarity.transpose(1, 2), unit_protos)
             d_protos = _through_normalisation(d_unit_protos, unit_protos, proto_norm)
             d_queries = _through_normalisation(d_unit_queries, unit_queries, query_norm)
         return d_protos, d_queries, None, None
