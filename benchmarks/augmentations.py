@@ -152,7 +152,7 @@ def transform_pairs(noise_dir: Path, ir_dir: Path, peer) -> dict[str, tuple]:
 def compare_transforms(audio: torch.Tensor, repeats: int) -> dict:
     try:
         import torch_audiomentations as peer
-    except ImportError:
+    except Exception:  # missing, or its torchaudio was built for another torch (OSError)
         peer = None
     report: dict = {"peer": None if peer is None else f"torch-audiomentations {peer.__version__}"}
     if peer is not None:

@@ -37,3 +37,17 @@ def compose_config(tmp_path: Path) -> ComposeFn:
             return compose(config_name=name, overrides=[*overrides, *paths])
 
     return _compose
+
+
+@pytest.fixture(scope="session")
+def torchaudio_reference():
+    """torchaudio, a reference for the frontends and the resampler, or a skip where it does not
+    import (it is not a dependency of audiofsl, and its builds import only beside a matching
+    torch: a mismatch raises OSError, not ImportError)."""
+    try:
+        import torchaudio
+        import torchaudio.functional
+        import torchaudio.transforms
+    except Exception as error:
+        pytest.skip(f"torchaudio does not import here ({type(error).__name__}: {error})")
+    return torchaudio

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 import os
 
+import numpy as np
 import soundfile as sf
+import soxr
 import torch
-import torchaudio.functional as AF
 from torch import Tensor
 
 #: File extensions read by :func:`load_audio` through libsndfile (mp3 needs libsndfile >= 1.1).
@@ -63,13 +64,42 @@ def load_audio(path: str | os.PathLike, sample_rate: int) -> Tensor:
         reason = display_path(str(error)) if str(error) else type(error).__name__
         raise AudioLoadError(display_path(path), reason) from error
     wave = torch.from_numpy(data).mean(dim=1)  # [frames, channels] -> mono [frames]
-    if wave.numel() == 0 or file_rate == sample_rate:
+    return resample(wave, int(file_rate), sample_rate)
+
+
+def resample(wave: Tensor, orig_freq: int, new_freq: int) -> Tensor:
+    """Band-limited resampling with libsoxr's high-quality filter, like ``librosa.resample``.
+
+    The output is ``librosa.resample(wave, orig_sr=orig_freq, target_sr=new_freq)`` (its default
+    ``res_type="soxr_hq"``, ``fix=True``): soxr's output cut or zero-padded at the end to
+    :func:`resampled_length` samples.
+
+    Args:
+        wave: ``[T]`` float32 waveform on the CPU.
+        orig_freq: its sample rate in Hz.
+        new_freq: the sample rate wanted in Hz.
+
+    Returns:
+        ``[resampled_length(T, orig_freq, new_freq)]`` float32 waveform (``wave`` itself when
+        the rates are equal or it is empty).
+    """
+    if wave.numel() == 0 or orig_freq == new_freq:
         return wave
-    return AF.resample(wave, orig_freq=int(file_rate), new_freq=sample_rate)
+    out = soxr.resample(wave.numpy(), orig_freq, new_freq, quality="HQ")
+    length = resampled_length(wave.numel(), orig_freq, new_freq)
+    out = np.pad(out[:length], (0, max(0, length - len(out))))
+    return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
 
 
-#: File frames read beyond a window on each side, so that resampling has no edge effects.
-_RESAMPLE_MARGIN = 256
+def resample_margin(orig_freq: int, new_freq: int) -> int:
+    """File frames read beyond a window on each side, so that resampling has no edge effects.
+
+    soxr's high-quality filter reaches about 100 output samples either side, measured: with
+    this margin a window and the same samples of the whole resampled clip differ by under 1e-5.
+    """
+    return 256 * max(1, -(-orig_freq // new_freq))
+
+
 #: Frames decoded and discarded before a seek target in compressed formats: libsndfile's MP3
 #: decoder returns zeros, then wrong samples, for about 4,400 frames after a seek.
 SEEK_PREROLL = {".mp3": 8192}
@@ -93,7 +123,7 @@ def read_window(
     The matching frames of the file (plus a margin, for the resampler) are read with
     libsndfile's seek, mixed to mono and resampled; the window is then cut out. Past the end of
     the clip the window is shorter (callers loop-pad). For clips decoded whole, see
-    :func:`load_audio`; the two agree up to resampling at the margins (less than 1e-3).
+    :func:`load_audio`; the two agree to 1e-5 (the resampler's filter ends in the margins).
 
     Args:
         path: the audio file.
@@ -113,8 +143,9 @@ def read_window(
     # resampled chunk lies exactly on the grid of the whole decoded clip.
     gcd = math.gcd(file_rate, sample_rate)
     period_in, period_out = file_rate // gcd, sample_rate // gcd
-    first = max(0, start * file_rate // sample_rate - _RESAMPLE_MARGIN) // period_in * period_in
-    last = min(file_frames, -(-(start + length) * file_rate // sample_rate) + _RESAMPLE_MARGIN)
+    margin = resample_margin(file_rate, sample_rate) if file_rate != sample_rate else 0
+    first = max(0, start * file_rate // sample_rate - margin) // period_in * period_in
+    last = min(file_frames, -(-(start + length) * file_rate // sample_rate) + margin)
     length = min(length, resampled_length(file_frames, file_rate, sample_rate) - start)
     preroll = min(first, seek_preroll(path))
     try:
@@ -128,7 +159,7 @@ def read_window(
     wave = torch.from_numpy(data).mean(dim=1)
     if file_rate == sample_rate:
         return wave[start - first : start - first + length]
-    wave = AF.resample(wave, orig_freq=int(file_rate), new_freq=sample_rate)
+    wave = resample(wave, int(file_rate), sample_rate)
     offset = first // period_in * period_out
     return wave[start - offset : start - offset + max(length, 0)]
 
@@ -185,16 +216,10 @@ def crop_offset(
 
 
 def resampled_length(frames: int, orig_freq: int, new_freq: int) -> int:
-    """Samples that ``torchaudio.functional.resample`` returns for ``frames`` input samples.
+    """Samples of a clip of ``frames`` samples once resampled: ``ceil(frames * new / orig)``.
 
-    It keeps ``ceil(frames * new / old)`` samples (rates divided by their gcd; the ratio is
-    computed in float64, then made a tensor of torch's default dtype, float32, before the
-    ceiling), and never more than its strided convolution yields, ``(frames // old + 1) * new``.
-    The same steps are taken here, so that lengths agree with decoding exactly.
+    Computed exactly in integers: librosa's length rule, which :func:`resample` follows.
     """
     if frames == 0 or orig_freq == new_freq:
         return frames
-    gcd = math.gcd(orig_freq, new_freq)
-    orig, new = orig_freq // gcd, new_freq // gcd
-    target = int(torch.ceil(torch.as_tensor(new * frames / orig)))
-    return min(target, (frames // orig + 1) * new)
+    return -(-frames * new_freq // orig_freq)

@@ -5,14 +5,12 @@ from __future__ import annotations
 import math
 
 import torch
-import torchaudio
 from torch import Tensor
 from torch.nn import functional as F
 
 from audiofsl.frontends.base import Frontend
 from audiofsl.frontends.logmel import _check_positive
-
-PAD_MODES = ("constant", "reflect")
+from audiofsl.frontends.mel import PAD_MODES, MelSpectrogram
 
 
 def log_spaced_frequencies(f_min: float, f_max: float, n_bins: int) -> Tensor:
@@ -108,18 +106,15 @@ class CLARSpectrogram(Frontend):
         self.register_buffer("frequencies", frequencies.float(), persistent=False)
         kernels = self._fourier_kernels(frequencies, win_length)
         self.register_buffer("kernels", kernels, persistent=False)
-        self.mel = torchaudio.transforms.MelSpectrogram(
+        self.mel = MelSpectrogram(
             sample_rate=sample_rate,
             n_fft=n_fft,
-            win_length=win_length,
             hop_length=hop_length,
+            n_mels=n_bins,
+            win_length=win_length,
             f_min=f_min,
             f_max=f_max,
-            n_mels=n_bins,
-            power=2.0,
             pad_mode=pad_mode,
-            norm="slaney",
-            mel_scale="slaney",
         )
 
     def _fourier_kernels(self, frequencies: Tensor, win_length: int) -> Tensor:

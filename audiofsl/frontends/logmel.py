@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-import torchaudio
 from torch import Tensor
 
 from audiofsl.frontends.base import Frontend
+from audiofsl.frontends.mel import MelSpectrogram
 
 
 def power_to_db(
@@ -43,8 +43,8 @@ class LogMel(Frontend):
 
     Defaults follow the MetaAudio benchmark (Heggan et al., 2022): 16 kHz audio,
     ``n_fft=1024``, ``hop_length=512``, 128 mel bins, power spectrogram converted to dB.
-    The mel filterbank uses the Slaney scale and area normalisation (librosa's defaults,
-    which MetaAudio's preprocessing used). Frames are centred with zero padding, so
+    The mel filterbank is librosa's, with the Slaney scale and area normalisation (librosa's
+    defaults, which MetaAudio's preprocessing used). Frames are centred with zero padding, so
     ``L = T // hop_length + 1`` and clips of any length work. The spectrogram is always
     computed in float32, also under autocast.
 
@@ -99,8 +99,6 @@ class LogMel(Frontend):
             raise ValueError(f"scale={scale!r} is not supported; choose one of {LOG_SCALES}.")
         if scale == "log" and top_db is not None:
             raise ValueError("top_db is a decibel range; use it with scale='db' only.")
-        if win_length is not None and not 0 < win_length <= n_fft:
-            raise ValueError(f"win_length must be in [1, n_fft={n_fft}], got {win_length}.")
         self.sample_rate = sample_rate
         self.scale = scale
         self.power = power
@@ -108,18 +106,17 @@ class LogMel(Frontend):
         self.amin = amin
         self.n_features = n_mels
         self.out_channels = 1
-        self.mel = torchaudio.transforms.MelSpectrogram(
+        self.mel = MelSpectrogram(
             sample_rate=sample_rate,
             n_fft=n_fft,
-            win_length=win_length,
             hop_length=hop_length,
+            n_mels=n_mels,
+            win_length=win_length,
             f_min=f_min,
             f_max=f_max,
-            n_mels=n_mels,
             power=power,
-            pad_mode="constant",
-            norm=mel_norm,
             mel_scale=mel_scale,
+            mel_norm=mel_norm,
         )
 
     def compute_features(self, waveform: Tensor) -> Tensor:

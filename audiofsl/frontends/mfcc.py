@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import torch
-import torchaudio
 from torch import Tensor
 
 from audiofsl.frontends.base import Frontend
 from audiofsl.frontends.logmel import LogMel
+from audiofsl.frontends.mel import dct_matrix
 
 
 class MFCC(Frontend):
     """MFCCs, ``[B, T] -> [B, 1, n_mfcc, L]``.
 
     The orthonormal type-II DCT of the log-mel spectrogram (Davis & Mermelstein, 1980),
-    computed like librosa/torchaudio (``top_db=80`` by default) but with the dB clamp
+    computed like librosa's ``feature.mfcc`` (``top_db=80`` by default) but with the dB clamp
     applied per example rather than across the batch. Computed in float32, also under
     autocast.
 
@@ -51,8 +51,7 @@ class MFCC(Frontend):
         self.sample_rate = sample_rate
         self.n_features = n_mfcc
         self.out_channels = 1
-        dct = torchaudio.functional.create_dct(n_mfcc, n_mels, norm="ortho")  # [n_mels, n_mfcc]
-        self.register_buffer("dct", dct)
+        self.register_buffer("dct", dct_matrix(n_mfcc, n_mels))  # [n_mels, n_mfcc]
 
     def compute_features(self, waveform: Tensor) -> Tensor:
         """Unnormalised MFCCs.

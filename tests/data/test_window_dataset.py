@@ -3,10 +3,9 @@ import math
 import numpy as np
 import pytest
 import torch
-import torchaudio.functional as AF
 
 from audiofsl.data import ClipDataset, ClipRecord, load_audio
-from audiofsl.data.audio_io import AudioLoadError, resampled_length
+from audiofsl.data.audio_io import AudioLoadError, resample, resampled_length
 from audiofsl.data.windows import WindowDataset, loop_window, window_starts
 
 RATE = 8000
@@ -108,8 +107,9 @@ def test_resampled_length_matches_the_resampler():
     # (44100, 16000) and (7, 3) reduce to rates that do not divide one another.
     for orig, new in [(44100, 16000), (8000, 16000), (22050, 8000), (32000, 16000), (7, 3)]:
         for frames in [1, 2, 3, 7, 441, 4410, 12345]:
-            resampled = AF.resample(torch.zeros(frames), orig, new)
+            resampled = resample(torch.zeros(frames), orig, new)
             assert resampled_length(frames, orig, new) == resampled.numel(), (orig, new, frames)
+            assert resampled.numel() == math.ceil(frames * new / orig)
         assert resampled_length(0, orig, new) == 0  # load_audio does not resample empty files
     assert resampled_length(1234, 16000, 16000) == 1234
 
