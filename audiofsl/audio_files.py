@@ -1,4 +1,5 @@
-"""Finding users' audio files for inference: files and folders, support folders per class."""
+"""Finding users' audio files for inference: files and folders, support folders per class, and
+folders laid out by class."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from audiofsl.data.audio_io import AUDIO_EXTENSIONS, display_path
 
-__all__ = ["find_audio_files", "support_classes"]
+__all__ = ["class_folder_names", "find_audio_files", "support_classes"]
 
 PathLike = str | os.PathLike
 
@@ -94,3 +95,22 @@ def support_classes(folder: PathLike, setting: str = "support") -> dict[str, lis
             "<folder>/<class>/<clip>.wav, one sub-folder per class."
         )
     return classes
+
+
+def class_folder_names(folder: PathLike) -> list[str]:
+    """The classes of a folder laid out as ``<folder>/<class>/<clip>.wav``, else ``[]``.
+
+    A folder is read as one folder per class when no audio file lies directly in it and at
+    least two of its sub-folders (hidden ones skipped) hold audio files at some depth.
+
+    Returns:
+        The names of the sub-folders that hold audio files, sorted; ``[]`` for another layout.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    children = sorted(child for child in folder.iterdir() if not child.name.startswith("."))
+    if any(child.is_file() and child.suffix.lower() in AUDIO_EXTENSIONS for child in children):
+        return []
+    classes = [child.name for child in children if child.is_dir() and audio_files_below(child)]
+    return classes if len(classes) >= 2 else []

@@ -14,6 +14,7 @@ the exact model and data from either.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from contextvars import ContextVar
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from audiofsl.data import EpisodeNeed
 from audiofsl.evaluation import EpisodeSettings, EvaluationProtocol
@@ -37,8 +38,13 @@ CHECKPOINT_CONFIG_KEY = "audiofsl_config"
 _BUILT_PARTS: ContextVar[dict[str, Any] | None] = ContextVar("audiofsl_built_parts", default=None)
 
 
-def _resolve_part(path: str) -> Any:
-    """``${part:encoder.out_dim}``: an attribute of a part already built for the method."""
+def resolve_part(path: str) -> Any:
+    """``${part:encoder.out_dim}``: an attribute of a part already built for the method.
+
+    Outside :func:`build_method` it raises, so that no config resolved then holds a wrong value;
+    a config printed with ``--cfg job --resolve`` shows a placeholder instead
+    (:mod:`audiofsl.runs.cli`).
+    """
     parts = _BUILT_PARTS.get()
     name, _, attributes = path.partition(".")
     if parts is None:
@@ -58,7 +64,7 @@ def _resolve_part(path: str) -> Any:
 
 
 if not OmegaConf.has_resolver("part"):
-    OmegaConf.register_new_resolver("part", _resolve_part)
+    OmegaConf.register_new_resolver("part", resolve_part)
 
 
 def partial_of(node: DictConfig) -> Any:
@@ -76,16 +82,58 @@ def build_evaluation(cfg: DictConfig) -> EvaluationProtocol:
 
 
 def evaluation_needs(evaluation: EvaluationProtocol) -> dict[str, list[EpisodeNeed]]:
-    """The episode settings the protocol draws from the val and test splits."""
+    """The episode settings the protocol draws from the val and test splits, each named by its
+    command-line key (``evaluation.val``, ``evaluation.test.0``, ...)."""
 
     def need(setting: EpisodeSettings, name: str) -> EpisodeNeed:
         return EpisodeNeed(setting.n_way, setting.n_shot, setting.n_query, name)
 
     tests = evaluation.test_settings()
+    names = ["evaluation.test"] if isinstance(evaluation.test, EpisodeSettings) else [
+        f"evaluation.test.{i}" for i in range(len(tests))
+    ]  # fmt: skip
     return {
         "val": [need(evaluation.val, "evaluation.val")],
-        "test": [need(s, f"evaluation.test[{i}]") for i, s in enumerate(tests)],
+        "test": [need(s, name) for s, name in zip(tests, names, strict=True)],
     }
+
+
+#: The settings of ``data/split=auto`` that only the classes split has; any of them given
+#: chooses it for a classifier too.
+_CLASS_SPLIT_CHOICES = ("train_classes", "val_classes", "test_classes", "sizes", "file")
+_CLASS_SPLIT_KEYS = ("ratios", "missing", "seed", *_CLASS_SPLIT_CHOICES)
+
+
+def resolve_split(cfg: DictConfig) -> None:
+    """Choose the split of ``data/split=auto`` by the method, in place (stored with the run).
+
+    A method with a classifier (``method.n_classes``) learns every class: each class's clips
+    are split (:class:`~audiofsl.data.ClipSplit`), unless class lists, sizes or a split file
+    are given; any other method splits the classes (:class:`~audiofsl.data.ClassSplit`).
+    A classifier method on the clips split, whose classes are shared between train and test,
+    is tested by its classifier (``method.test_by=classifier``), as a fine-tuned one is.
+    """
+    split = cfg.data.get("split")
+    if split is None or not OmegaConf.is_dict(split):
+        return
+    if split.get("by") is not None:
+        if split.by != "auto":
+            raise ValueError(f"data.split.by={split.by!r}: only auto is known; choose "
+                             "data/split=classes or data/split=clips instead.")  # fmt: skip
+        classifier = "n_classes" in cfg.method
+        if classifier and not any(split.get(key) is not None for key in _CLASS_SPLIT_CHOICES):
+            chosen = {"_target_": "audiofsl.data.ClipSplit", "fractions": split.fractions,
+                      "seed": split.seed}  # fmt: skip
+        else:
+            chosen = {"_target_": "audiofsl.data.ClassSplit",
+                      **{key: split[key] for key in _CLASS_SPLIT_KEYS}}  # fmt: skip
+        cfg.data.split = chosen
+        log.info("data.split: %s for this method", chosen["_target_"].rsplit(".", 1)[-1])
+    by_clips = cfg.data.split.get("_target_") == "audiofsl.data.ClipSplit"
+    if by_clips and "n_classes" in cfg.method and cfg.method.get("test_by") == "episodes":
+        log.info("the clips split shares its classes: testing by the classifier, "
+                 "method.test_by=classifier")  # fmt: skip
+        cfg.method.test_by = "classifier"
 
 
 def build_datamodule(
@@ -93,10 +141,12 @@ def build_datamodule(
 ) -> Any:
     """Instantiate ``cfg.data`` with the training sampler and the evaluation episode needs.
 
-    A method tested by its classifier (``method.test_by: classifier``) draws no episodes, so
-    its val/test splits need none; nor do measurements without episodes (``episodes=False``,
-    e.g. a linear probe).
+    ``data/split=auto`` is resolved first (:func:`resolve_split`, in ``cfg``). A method tested
+    by its classifier (``method.test_by: classifier``) draws no episodes, so its val/test
+    splits need none; nor do measurements without episodes (``episodes=False``, e.g. a linear
+    probe).
     """
+    resolve_split(cfg)
     evaluation = evaluation if evaluation is not None else build_evaluation(cfg)
     sampler = instantiate(cfg.sampler)
     by_classifier = cfg.method.get("test_by") == "classifier" or not episodes
@@ -113,22 +163,60 @@ def fill_data_dependent(cfg: DictConfig, datamodule: Any) -> None:
     - ``method.n_classes``, when the method has it and it is null: the training classes;
     - ``method.positive_weights``, when ``"auto"``: BCE's per-class positive weights from the
       training clips' label counts;
-    - ``evaluation.val.n_query`` / ``evaluation.test[i].n_query``, when the data module had to
-      lower them to fit its splits (see :mod:`audiofsl.data.feasibility`).
+    - the settings the data module lowered to fit its splits (``adjusted_settings``, see
+      :mod:`audiofsl.data.feasibility`): ``evaluation.val.n_query``,
+      ``evaluation.test.<i>.n_query``, and for a folder (``data.fit_to_data``) their ``n_way``,
+      ``sampler.n_way`` and ``sampler.batch_size``;
+    - ``data.split_classes``: the classes of each split as set up (widened to fit the episodes,
+      classes too small for them dropped), so that every later measurement of the run (eval's
+      episodes, probe and fine-tuning, predict, enrol) rebuilds exactly these splits.
     """
     if "n_classes" in cfg.method and cfg.method.n_classes is None:
         cfg.method.n_classes = int(datamodule.n_train_classes)
     if cfg.method.get("positive_weights") == "auto":
         counts = datamodule.train_set.multi_hot()
         cfg.method.positive_weights = BCEWithLogitsLoss.positive_weights(counts).tolist()
-    for setting, n_query in getattr(datamodule, "episode_adjustments", {}).items():
-        node = cfg.evaluation.val if setting == "evaluation.val" else None
-        if setting.startswith("evaluation.test["):
-            index = int(setting[len("evaluation.test[") : -1])
-            tests = cfg.evaluation.test
-            node = tests[index] if OmegaConf.is_list(tests) else tests
-        if node is not None:
-            node.n_query = n_query
+    for key, value in getattr(datamodule, "adjusted_settings", {}).items():
+        if key.startswith(("sampler.", "evaluation.")):
+            OmegaConf.update(cfg, key, value, merge=False)
+    if hasattr(datamodule, "split_class_names"):
+        with open_dict(cfg.data):
+            cfg.data.split_classes = datamodule.split_class_names()
+
+
+#: Data settings that only say where the run's data now lies: changing them keeps its split.
+DATA_PLACE_KEYS = ("root", "manifest")
+
+
+def with_data_changes(run_cfg: DictConfig, changes: DictConfig | dict | None) -> DictConfig:
+    """A run's configuration with a measurement's changes to its data settings.
+
+    Moving the data (``data.root``, ``data.manifest``) keeps the run's split (its stored
+    ``data.split_classes``); any other change reads other data (e.g. FMA's genre labels after
+    pre-training without them), whose split is made afresh unless the changes give
+    ``split_classes`` themselves.
+    """
+    if not changes:
+        return run_cfg
+    merged = OmegaConf.merge(run_cfg, {"data": changes})
+    other_data = any(key not in DATA_PLACE_KEYS for key in changes)
+    if other_data and "split_classes" not in changes and "split_classes" in merged.data:
+        merged.data.split_classes = None
+    return merged
+
+
+def adjusted_test_settings(
+    settings: list[EpisodeSettings], adjusted: dict[str, int]
+) -> list[EpisodeSettings]:
+    """The test settings (``evaluation.test.<i>``) with the values a data module lowered to fit
+    its splits (its ``adjusted_settings``, e.g. ``{"evaluation.test.0.n_query": 11}``)."""
+    result = list(settings)
+    for key, value in adjusted.items():
+        setting, _, name = key.rpartition(".")
+        if setting.startswith("evaluation.test."):
+            index = int(setting.removeprefix("evaluation.test."))
+            result[index] = dataclasses.replace(result[index], **{name: value})
+    return result
 
 
 def build_method(cfg: DictConfig, evaluation: EvaluationProtocol | None = None) -> FewShotMethod:

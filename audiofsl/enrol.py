@@ -5,14 +5,20 @@ Works with any trained run (ProtoNet, supervised, contrastive ...): each class o
 prototype, the mean embedding of its examples after the method's scorer transform, and every
 file of ``queries`` goes to the nearest prototype under the scorer's distance (see
 :meth:`audiofsl.inference.Predictor.enrol`). Each query's class and confidence (softmax over
-the negative distances) is printed and written as CSV and JSON (default ``RUN/enrolment.csv``
-and ``.json``, with the distance to every class). Unusable files are listed at the end; a class
-without one readable example is an error naming it.
+the negative distances) is printed and written as CSV and JSON, with the distance to every
+class. Each call writes new files, ``RUN/enrolment/<time>.csv`` and ``.json`` (e.g.
+``2026-11-21_10-00-00.csv``; ``_2`` is added for a second call within one second), so earlier
+results are kept; ``output_file=`` names the CSV instead. The table shows each file relative to
+the folder holding them all, one line per file; beyond ``max_rows`` queries (default 20) it
+counts the files per class instead, and the CSV has every row (``max_rows=null`` lists every
+file). Unusable files are listed at the end; a class without one readable example is an error
+naming it.
 
 Examples::
 
     python -m audiofsl.enrol run_dir=RUN support=/path/to/examples queries=/path/to/new
     python -m audiofsl.enrol run_dir=RUN support=examples/ 'queries=[a.wav,b.flac]'
+    python -m audiofsl.enrol run_dir=RUN support=examples/ queries=new/ max_rows=null
 """
 
 from __future__ import annotations
@@ -23,19 +29,20 @@ from collections.abc import Sequence
 import hydra
 from omegaconf import DictConfig
 from rich.console import Console
-from rich.table import Table
 
 from audiofsl.audio_files import find_audio_files, support_classes
 from audiofsl.data.audio_io import display_path
 from audiofsl.enrolment import QueryAssignment
-from audiofsl.predict import (
-    output_files,
-    plain,
-    predictor_from,
+from audiofsl.inference_outputs import (
+    check_max_rows,
+    print_file_table,
+    print_label_counts,
     print_unreadable,
+    print_written,
     unreadable_entries,
     write_outputs,
 )
+from audiofsl.predict import output_files, plain, predictor_from
 from audiofsl.resume import register_resolvers
 
 log = logging.getLogger(__name__)
@@ -51,15 +58,10 @@ def support_files(support) -> dict[str, list[str]]:
     return support_classes(support, setting="support")
 
 
-def assignment_table(rows: Sequence[QueryAssignment], title: str) -> Table:
-    """A rich table of each query's class and confidence."""
-    table = Table(title=title)
-    table.add_column("file", overflow="fold")
-    table.add_column("class")
-    table.add_column("confidence", justify="right")
-    for row in rows:
-        table.add_row(display_path(row.path), row.label, f"{100 * row.confidence:.1f} %")
-    return table
+def print_assignments(console: Console, rows: Sequence[QueryAssignment], heading: str) -> None:
+    """Each query's class and confidence, one line per file."""
+    cells = [(row.path, [row.label, f"{100 * row.confidence:.1f} %"]) for row in rows]
+    print_file_table(console, heading, ["class", "confidence"], cells)
 
 
 def assignment_records(rows: Sequence[QueryAssignment]) -> list[dict]:
@@ -80,6 +82,7 @@ def run_enrol(cfg: DictConfig) -> dict:
         ``assignments`` (:class:`QueryAssignment` rows), ``enrolment``, ``unreadable`` (support
         and query files as ``(path, reason)``), and the written ``csv`` and ``json`` paths.
     """
+    max_rows = check_max_rows(cfg.get("max_rows", 20))
     support = support_files(cfg.support)
     queries = find_audio_files(plain(cfg.queries), setting="queries")
     predictor = predictor_from(cfg)
@@ -88,7 +91,11 @@ def run_enrol(cfg: DictConfig) -> dict:
              enrolment.counts, enrolment.distance)  # fmt: skip
     rows, failures = predictor.classify(queries)
     console = Console()
-    console.print(assignment_table(rows, f"{predictor.checkpoint}: {len(support)} classes"))
+    heading = f"checkpoint: {display_path(predictor.checkpoint)}; {len(support)} classes enrolled"
+    if max_rows is not None and len(rows) > max_rows:
+        print_label_counts(console, heading, [[row.label] for row in rows], max_rows)
+    else:
+        print_assignments(console, rows, heading)
     csv_path, json_path = output_files(cfg, "enrolment")
     content = {
         "checkpoint": str(predictor.checkpoint),
@@ -100,7 +107,7 @@ def run_enrol(cfg: DictConfig) -> dict:
     write_outputs(csv_path, assignment_records(rows), json_path, content)
     print_unreadable(console, enrolment.failures, "support files")
     print_unreadable(console, failures, "query files")
-    console.print(f"classified {len(rows)} of {len(queries)} files: {csv_path}, {json_path}")
+    print_written(console, f"classified {len(rows)} of {len(queries)} files", csv_path, json_path)
     return {"assignments": rows, "enrolment": enrolment,
             "unreadable": [*enrolment.failures, *failures],
             "csv": csv_path, "json": json_path}  # fmt: skip
@@ -115,4 +122,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from audiofsl.runs.cli import run_command
+
+    run_command(main, "enrol")

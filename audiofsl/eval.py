@@ -7,6 +7,9 @@ embeddings (see :func:`audiofsl.evaluation.probe.linear_probe`); ``mode=finetune
 linear head and then the whole encoder on the run's data (see :func:`finetune_config`), into
 ``RUN/finetune``. ``checkpoint=untrained``
 measures the run's architecture as initialised, the baseline a learned representation beats.
+Each evaluation is added to ``RUN/eval_metrics.json`` under ``<mode>/<checkpoint>`` (e.g.
+``probe/untrained``) with its checkpoint, settings and time; earlier ones are kept (see
+:mod:`audiofsl.measurements`).
 
 Examples::
 
@@ -22,7 +25,6 @@ Examples::
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from pathlib import Path
 
@@ -31,9 +33,15 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from audiofsl.composition import build_datamodule, load_run
+from audiofsl.composition import (
+    adjusted_test_settings,
+    build_datamodule,
+    load_run,
+    with_data_changes,
+)
 from audiofsl.evaluation import EpisodeSettings
 from audiofsl.evaluation.probe import ProbeSettings, linear_probe
+from audiofsl.measurements import EVAL_METRICS_FILE, measurement_key, record_measurement
 from audiofsl.train import (
     build_trainer,
     collect_metrics,
@@ -44,7 +52,6 @@ from audiofsl.train import (
 
 log = logging.getLogger(__name__)
 
-EVAL_METRICS_FILE = "eval_metrics.json"
 EVAL_MODES = ("episodes", "probe", "finetune")
 
 
@@ -74,13 +81,10 @@ def run_evaluation(cfg: DictConfig) -> dict:
     if len(set(tags)) != len(tags):
         raise ValueError(f"episodes: two settings share a tag ({tags}); make them differ")
     method.evaluation.test = settings
-    if cfg.get("data"):
-        run_cfg = OmegaConf.merge(run_cfg, {"data": cfg.data})
+    run_cfg = with_data_changes(run_cfg, cfg.get("data"))
     datamodule = build_datamodule(run_cfg, method.evaluation)
     datamodule.setup("test")
-    for name, n_query in datamodule.episode_adjustments.items():
-        index = int(name.removeprefix("evaluation.test[").rstrip("]"))
-        settings[index] = dataclasses.replace(settings[index], n_query=n_query)
+    settings = adjusted_test_settings(settings, datamodule.adjusted_settings)
     method.evaluation.test = settings
     trainer_cfg = OmegaConf.merge(
         run_cfg, {"trainer": {"logger": False}, "logger": None, "callbacks": cfg.callbacks}
@@ -102,13 +106,12 @@ def run_evaluation(cfg: DictConfig) -> dict:
             "test/acc_ci95": metrics[f"{prefix}/acc_ci95"],
         }
         log.info(format_result(result, "test", setting))
-    return _write_metrics(cfg, ckpt_path, metrics)
+    return _write_metrics(cfg, ckpt_path, metrics, settings)
 
 
 def run_probe(cfg: DictConfig, run_cfg: DictConfig, method) -> dict:
     """Linear probe of the run's frozen encoder (see :func:`linear_probe`)."""
-    if cfg.get("data"):
-        run_cfg = OmegaConf.merge(run_cfg, {"data": cfg.data})
+    run_cfg = with_data_changes(run_cfg, cfg.get("data"))
     datamodule = build_datamodule(run_cfg, method.evaluation, episodes=False)
     datamodule.setup("test")
     settings = ProbeSettings(**OmegaConf.to_container(cfg.get("probe") or {}, resolve=True))
@@ -132,8 +135,7 @@ def finetune_config(cfg: DictConfig, run_cfg: DictConfig, ckpt_path: Path) -> Di
     episodes of the novel classes otherwise.
     """
     settings = cfg.finetune
-    if cfg.get("data"):
-        run_cfg = OmegaConf.merge(run_cfg, {"data": cfg.data})
+    run_cfg = with_data_changes(run_cfg, cfg.get("data"))
     class_disjoint = bool(instantiate(run_cfg.data.split).class_disjoint)
     method = {
         "_target_": "audiofsl.methods.Supervised",
@@ -198,12 +200,53 @@ def run_finetune(cfg: DictConfig, run_cfg: DictConfig, ckpt_path: Path) -> dict:
     return {f"finetune/{k.split('/', 1)[1]}": v for k, v in metrics.items() if k.startswith("test")}
 
 
-def _write_metrics(cfg: DictConfig, ckpt_path: Path, metrics: dict) -> dict:
+def _write_metrics(
+    cfg: DictConfig,
+    ckpt_path: Path,
+    metrics: dict,
+    episodes: list[EpisodeSettings] | None = None,
+) -> dict:
+    """Add this evaluation to the run's ``eval_metrics.json`` (or ``cfg.output_file``), keeping
+    the earlier ones (see :mod:`audiofsl.measurements`); returns ``metrics``.
+
+    Args:
+        cfg: the eval configuration (mode, checkpoint, settings, data changes).
+        ckpt_path: the checkpoint evaluated (the run's ``config.yaml`` when untrained).
+        metrics: ``{key: value}`` of this evaluation.
+        episodes: the episode settings measured (mode episodes); None for a classifier test.
+    """
     run_dir = Path(cfg.run_dir).parent.parent if Path(cfg.run_dir).is_file() else Path(cfg.run_dir)
     output = Path(cfg.output_file) if cfg.get("output_file") else run_dir / EVAL_METRICS_FILE
-    output.write_text(json.dumps({"checkpoint": str(ckpt_path), **metrics}, indent=2) + "\n")
-    log.info("metrics written to %s", output)
+    mode = cfg.get("mode", "episodes")
+    checkpoint = _checkpoint_kind(cfg)
+    requested = [s.tag for s in episodes] if episodes and cfg.get("episodes") else None
+    entry = {
+        "metrics": metrics,
+        "checkpoint": {"kind": checkpoint, "path": str(ckpt_path)},
+        "settings": _measured_settings(cfg, mode, episodes),
+    }
+    if cfg.get("data"):
+        entry["data"] = OmegaConf.to_container(cfg.data, resolve=True)
+    key = measurement_key(mode, checkpoint, requested)
+    record_measurement(output, key, entry)
+    log.info("metrics written to %s as %r", output, key)
     return metrics
+
+
+def _checkpoint_kind(cfg: DictConfig) -> str:
+    """best, last or untrained; the file's name when ``run_dir`` is a checkpoint file."""
+    if cfg.checkpoint == "untrained" or not Path(cfg.run_dir).is_file():
+        return str(cfg.checkpoint)
+    return Path(cfg.run_dir).stem
+
+
+def _measured_settings(cfg: DictConfig, mode: str, episodes: list | None) -> list | dict:
+    """The settings that define a measurement of ``mode``, as plain JSON values."""
+    if mode in ("probe", "finetune"):
+        return OmegaConf.to_container(cfg.get(mode) or {}, resolve=True)
+    if episodes is None:
+        return {"test_by": "classifier", "clips": "every test clip"}
+    return [dataclasses.asdict(setting) for setting in episodes]
 
 
 @hydra.main(version_base="1.3", config_path="pkg://audiofsl.conf", config_name="eval")
@@ -213,4 +256,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from audiofsl.runs.cli import run_command
+
+    run_command(main, "eval")

@@ -317,8 +317,8 @@ class Predictor:
         except Exception as error:  # any problem with the data: the names are a convenience
             log.warning(
                 "class names: the run's training data could not be read (%s); the classes are "
-                "named class_0..class_%d. Give class_names=[...], or point at the data "
-                "(data.root=...).", error, n_classes - 1,
+                "named class_0..class_%d. Add class_names=[NAME,...] to the command, or point "
+                "it at the data with +data.root=PATH.", error, n_classes - 1,
             )  # fmt: skip
             return fallback
         if len(names) != n_classes:

@@ -2,10 +2,18 @@
 
 Every file (any length, format and sample rate libsndfile reads) is cut into the run's windows;
 the classifier's window probabilities are combined per file (``combine``) and the ``top_k``
-classes are printed as a table and written as CSV and JSON (default ``RUN/predictions.csv`` and
-``.json``). Files that cannot be decoded are listed at the end; they do not stop the others.
+classes are printed as a table and written as CSV and JSON. Each call writes new files,
+``RUN/predictions/<time>.csv`` and ``.json`` (e.g. ``2026-11-21_10-00-00.csv``; ``_2`` is added
+for a second call within one second), so earlier predictions are kept; ``output_file=`` names
+the CSV instead. The table shows each file relative to the folder holding them all, one line per
+file; beyond ``max_rows`` files (default 20) it counts the files per predicted class instead,
+and the CSV has every row (``max_rows=null`` lists every file). Files that cannot be decoded are
+listed at the end; they do not stop the others.
+
 The run's method needs a classifier over its training classes (e.g. a supervised run); any run
-can name new classes from a few examples with ``python -m audiofsl.enrol``.
+can name new classes from a few examples with ``python -m audiofsl.enrol``. When ``audio`` is a
+folder of class folders (``root/<class>/<clip>.wav``) of which the run knows only some, a
+warning names the classes it does not know: their files can only get one of the run's classes.
 
 Examples::
 
@@ -13,27 +21,42 @@ Examples::
         audio=/path/to/recordings
     python -m audiofsl.predict run_dir=RUN 'audio=[a.wav,b.flac]' top_k=5
     python -m audiofsl.predict run_dir=RUN audio=clips/ 'class_names=[dog,rain,bell]'
+    python -m audiofsl.predict run_dir=RUN audio=clips/ max_rows=null output_file=clips.csv
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
-from rich.table import Table
 
-from audiofsl.audio_files import find_audio_files
+from audiofsl.audio_files import class_folder_names, find_audio_files
 from audiofsl.data.audio_io import display_path
 from audiofsl.inference import FilePrediction, Predictor, load_model
+from audiofsl.inference_outputs import (
+    check_max_rows,
+    kept_output_files,
+    print_file_table,
+    print_label_counts,
+    print_unreadable,
+    print_written,
+    unreadable_entries,
+    write_outputs,
+)
 from audiofsl.resume import register_resolvers
 
 log = logging.getLogger(__name__)
+
+#: The command that trains a classifier on every class folder of ``{root}``.
+_TRAIN_EVERY_CLASS = (
+    "python -m audiofsl.train +experiment=synthetic_supervised data=folder data.root={root} "
+    "data/split=clips"
+)
 
 
 # ----------------------------------------------------------------- shared by the entry points
@@ -50,12 +73,14 @@ def run_directory(run_dir: str | Path) -> Path:
     return path.parent.parent if path.parent.name == "checkpoints" else path.parent
 
 
-def output_files(cfg: DictConfig, default_name: str) -> tuple[Path, Path]:
-    """The CSV to write (``output_file``, default ``RUN/<default_name>.csv``) and its JSON."""
-    csv_path = Path(cfg.output_file) if cfg.get("output_file") else None
-    if csv_path is None:
-        csv_path = run_directory(cfg.run_dir) / f"{default_name}.csv"
-    return csv_path, csv_path.with_suffix(".json")
+def output_files(cfg: DictConfig, kind: str) -> tuple[Path, Path]:
+    """The CSV to write and its JSON: ``output_file`` when given, else new files
+    ``RUN/<kind>/<time>.csv`` and ``.json`` beside the earlier ones (see
+    :func:`~audiofsl.inference_outputs.kept_output_files`)."""
+    if cfg.get("output_file"):
+        csv_path = Path(cfg.output_file)
+        return csv_path, csv_path.with_suffix(".json")
+    return kept_output_files(run_directory(cfg.run_dir) / kind)
 
 
 def predictor_from(cfg: DictConfig) -> Predictor:
@@ -76,47 +101,21 @@ def predictor_from(cfg: DictConfig) -> Predictor:
     )
 
 
-def write_outputs(csv_path: Path, rows: list[dict], json_path: Path, content: dict) -> None:
-    """``rows`` as CSV (columns: the first row's keys) and ``content`` as JSON."""
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    with csv_path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["path"])
-        writer.writeheader()
-        writer.writerows(rows)
-    json_path.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n")
-    log.info("written: %s and %s", csv_path, json_path)
-
-
-def unreadable_entries(failures: Sequence[tuple[str, str]]) -> list[dict]:
-    """``[{"path", "reason"}]`` of the files that could not be used."""
-    return [{"path": display_path(path), "reason": reason} for path, reason in failures]
-
-
-def print_unreadable(console: Console, failures: Sequence[tuple[str, str]], what: str) -> None:
-    """List the files that could not be used (not an error: the others were processed)."""
-    if not failures:
-        return
-    console.print(f"[yellow]{what} that could not be used ({len(failures)}):[/yellow]")
-    for path, reason in failures:
-        console.print(f"  {display_path(path)}: {reason}", markup=False, highlight=False)
-    log.warning("%s that could not be used: %d (listed above)", what, len(failures))
-
-
 # ----------------------------------------------------------------- predictions
-def prediction_table(rows: Sequence[FilePrediction], title: str, multi_label: bool) -> Table:
-    """A rich table: each file's predicted labels and its top classes with probabilities."""
-    table = Table(title=title)
-    table.add_column("file", overflow="fold")
-    if multi_label:
-        table.add_column("labels over the threshold")
-    width = max((len(row.top) for row in rows), default=0)
-    for rank in range(1, width + 1):
-        table.add_column(f"top {rank}")
+def print_predictions(
+    console: Console, rows: Sequence[FilePrediction], heading: str, multi_label: bool
+) -> None:
+    """Each file's predicted labels and top classes, one line per file (paths relative to the
+    files' common folder, shortened in the middle to fit the console)."""
+    top_k = max((len(row.top) for row in rows), default=0)
+    headers = [*(["labels over the threshold"] * multi_label),
+               *(f"top {rank}" for rank in range(1, top_k + 1))]  # fmt: skip
+    cells = []
     for row in rows:
         labels = [", ".join(row.labels) or "-"] if multi_label else []
         top = [f"{name} {100 * p:.1f} %" for name, p in row.top]
-        table.add_row(display_path(row.path), *labels, *top)
-    return table
+        cells.append((row.path, [*labels, *top, *[""] * (top_k - len(top))]))
+    print_file_table(console, heading, headers, cells)
 
 
 def prediction_records(rows: Sequence[FilePrediction]) -> list[dict]:
@@ -131,23 +130,62 @@ def prediction_records(rows: Sequence[FilePrediction]) -> list[dict]:
     return records
 
 
+def classes_the_run_lacks(sources, run_classes: Sequence[str]) -> dict[str, list[str]]:
+    """``{folder: classes}``: the class folders of ``sources`` unknown to a run that knows
+    some of the folder's classes (a folder whose classes are all unknown is not read as
+    labelled by class, and gives none)."""
+    sources = [sources] if isinstance(sources, str | os.PathLike) else sources
+    known = set(run_classes)
+    lacking = {}
+    for source in sources:
+        classes = class_folder_names(source)
+        unknown = [name for name in classes if name not in known]
+        if unknown and len(unknown) < len(classes):
+            lacking[display_path(source)] = unknown
+    return lacking
+
+
+def warn_about_unknown_classes(lacking: dict[str, list[str]], run_classes: Sequence[str]) -> None:
+    """A warning per folder of :func:`classes_the_run_lacks`, saying how to train on all."""
+    for folder, unknown in lacking.items():
+        log.warning(
+            "audio: %s has class folders this run's classifier was not trained on: %s. Their "
+            "files can only be given one of the run's %d classes (%s). To classify every class, "
+            "train a classifier on all of %s's class folders, e.g.\n  %s",
+            folder, _listed(unknown), len(run_classes), _listed(run_classes), folder,
+            _TRAIN_EVERY_CLASS.format(root=folder),
+        )  # fmt: skip
+
+
+def _listed(names: Sequence[str], limit: int = 12) -> str:
+    """``a, b, c``; beyond ``limit`` names the first ones and how many more."""
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
+
+
 def run_predict(cfg: DictConfig) -> dict:
     """Predict the classes of ``cfg.audio`` with ``cfg.run_dir``'s classifier; print and write
     them (see the module's docstring).
 
     Returns:
         ``predictions`` (:class:`FilePrediction` rows), ``unreadable`` (``(path, reason)``),
-        and the written ``csv`` and ``json`` paths.
+        ``unknown_classes`` (``{folder: class folders the run does not know}``), and the
+        written ``csv`` and ``json`` paths.
     """
+    max_rows = check_max_rows(cfg.get("max_rows", 20))
     paths = find_audio_files(plain(cfg.audio), setting="audio")
     predictor = predictor_from(cfg)
     rows, failures = predictor.predict_files(paths, top_k=cfg.top_k, combine=cfg.combine)
     console = Console()
-    multi_label = predictor.threshold is not None
-    console.print(prediction_table(rows, f"{predictor.checkpoint}", multi_label))
+    heading = f"checkpoint: {display_path(predictor.checkpoint)}"
+    if max_rows is not None and len(rows) > max_rows:
+        print_label_counts(console, heading, [row.labels for row in rows], max_rows)
+    else:
+        print_predictions(console, rows, heading, multi_label=predictor.threshold is not None)
     csv_path, json_path = output_files(cfg, "predictions")
     content = {
         "checkpoint": str(predictor.checkpoint),
+        "audio": plain(cfg.audio),
         "combine": cfg.combine,
         "predictions": [
             {"path": display_path(row.path), "labels": row.labels,
@@ -158,8 +196,11 @@ def run_predict(cfg: DictConfig) -> dict:
     }  # fmt: skip
     write_outputs(csv_path, prediction_records(rows), json_path, content)
     print_unreadable(console, failures, "files")
-    console.print(f"predicted {len(rows)} of {len(paths)} files: {csv_path}, {json_path}")
-    return {"predictions": rows, "unreadable": failures, "csv": csv_path, "json": json_path}
+    lacking = classes_the_run_lacks(plain(cfg.audio), predictor.class_names) if rows else {}
+    warn_about_unknown_classes(lacking, predictor.class_names)
+    print_written(console, f"predicted {len(rows)} of {len(paths)} files", csv_path, json_path)
+    return {"predictions": rows, "unreadable": failures, "unknown_classes": lacking,
+            "csv": csv_path, "json": json_path}  # fmt: skip
 
 
 register_resolvers()
@@ -171,4 +212,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from audiofsl.runs.cli import run_command
+
+    run_command(main, "predict")

@@ -75,7 +75,7 @@ def write_counts(rows: list[dict], path: Path) -> Path:
 register_resolvers()
 
 
-@hydra.main(version_base="1.3", config_path="pkg://audiofsl.conf", config_name="train")
+@hydra.main(version_base="1.3", config_path="pkg://audiofsl.conf", config_name="prepare_data")
 def main(cfg: DictConfig) -> None:
     datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
@@ -88,4 +88,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from audiofsl.runs.cli import run_command
+
+    run_command(main, "prepare_data")

@@ -1,11 +1,16 @@
 """The few-data study of Pons, Serrà & Serra (ICASSP 2019): ``python -m audiofsl.study``.
 
 For every method, number n of training clips per class, seeded draw of those clips and held-out
-UrbanSound8K fold, one run in its own directory ``<output>/runs/<method>/n<n>/draw<d>/fold<f>/``
+fold, one run in its own directory ``<output>/runs/<method>/n<n>/draw<d>/fold<f>/``
 (``config.yaml`` and ``metrics.json``, as a training run). Then the test accuracy against n,
 mean ± 95% CI over draws and folds: printed, written as ``<output>/<study>.csv`` and plotted as
 ``<output>/<study>.png``. Running the command again skips the runs whose ``metrics.json`` holds
 ``test/acc``, so a study stopped half-way resumes where it was.
+
+The data (``data.source``) is UrbanSound8K and its ten folds by default; any source whose clips
+carry folds works: ``esc50_folds``, or ``folder``, your own audio (``data.root`` or
+``data.manifest``), with the folds of a manifest's ``fold`` column or seeded, stratified folds
+made by ``data.folds=K``.
 
 Methods (``study.methods``):
 
@@ -21,6 +26,8 @@ Methods (``study.methods``):
 Examples::
 
     python -m audiofsl.study data.root=/data/UrbanSound8K
+    python -m audiofsl.study data.source=folder data.root=myaudio data.folds=5 \
+        study.test_folds=[1,2,3,4,5] study.n_per_class=[1,2,5,10]
     python -m audiofsl.study data.root=... study.n_per_class=[1,5] study.draws=2 \
         study.test_folds=[1] study.epochs=20 'study.overrides=[logger=csv,trainer=gpu]'
     python -m audiofsl.study data.root=... 'study.methods=[transfer_finetune,transfer_prototypes]' \
@@ -32,6 +39,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +106,10 @@ def plan(study: DictConfig) -> list[StudyRun]:
         raise ValueError(f"study.methods: unknown {unknown}; choose among {list(METHODS)}.")
     transfer = [m for m in study.methods if m.startswith("transfer")]
     if transfer and not study.transfer_from:
-        raise ValueError(f"study.methods {transfer} need study.transfer_from=RUN_DIR.")
+        raise ValueError(
+            f"study.methods {transfer} need a run to transfer from: set study.transfer_from=RUN "
+            "(a run directory of python -m audiofsl.train)"
+        )
     runs = []
     for method in study.methods:
         for n in study.n_per_class:
@@ -130,13 +141,44 @@ def compose_train(overrides: Sequence[str]) -> DictConfig:
         return compose(config_name="train", overrides=list(overrides))
 
 
+#: The study's data settings handed to every run when set (``folds``: a folder's only).
+_DATA_SETTINGS = ("root", "manifest", "folds")
+
+
+def check_data(cfg: DictConfig) -> None:
+    """Raise a ValueError naming the setting when the study's data cannot give folds."""
+    data, folds = cfg.data, cfg.data.get("folds")
+    if not data.get("root") and not data.get("manifest"):
+        raise ValueError(
+            f"data.root: set it to the data of data.source={data.source} (for UrbanSound8K its "
+            "folder, holding audio/ and metadata/). For a folder of your own add "
+            "data.source=folder and data.folds=5 (unless its manifest has a fold column)."
+        )
+    if data.source != "folder" and (data.get("manifest") or folds):
+        raise ValueError(
+            f"data.manifest and data.folds describe a folder of your own (data.source="
+            f"{data.source} brings its own folds): add data.source=folder"
+        )
+    outside = [int(f) for f in cfg.study.test_folds if folds and not 1 <= int(f) <= folds]
+    if outside:
+        every = ",".join(str(f) for f in range(1, folds + 1))
+        raise ValueError(
+            f"study.test_folds={list(cfg.study.test_folds)} names folds {outside} that "
+            f"data.folds={folds} does not make; set study.test_folds=[{every}] (or a part of it)."
+        )
+
+
 def training_config(cfg: DictConfig, run: StudyRun, run_dir: Path, overrides) -> DictConfig:
-    """The training configuration of one run: the method's overrides, the study's, then the
-    run's seed, test fold, clips per class, epochs and directories."""
-    train = compose_train([*overrides, *cfg.study.overrides])
+    """The training configuration of one run: the method's overrides, the study's data
+    (``data.source``, split by folds), the study's overrides, then the run's seed, test fold,
+    clips per class, epochs and directories."""
+    source = [f"data={cfg.data.source}", "data/split=folds"]
+    train = compose_train([*overrides, *source, *cfg.study.overrides])
     with open_dict(train):
         train.seed = run.draw
-        train.data.root = cfg.data.root
+        for key in _DATA_SETTINGS:
+            if cfg.data.get(key) is not None:
+                train.data[key] = cfg.data[key]
         train.data.split.test_folds = [run.fold]
         train.data.subset.per_class_cap = run.n
         train.trainer.max_epochs = cfg.study.epochs
@@ -297,6 +339,13 @@ def write_table(rows: Sequence[dict], path: Path) -> Path:
     return path
 
 
+def _cell(row: dict) -> str:
+    """``mean ± CI (runs)`` in %; a single run has no interval (``n/a``)."""
+    ci = row["acc_ci95"]
+    spread = "n/a" if ci is None or math.isnan(ci) else f"{100 * ci:.1f}"
+    return f"{100 * row['acc_mean']:.1f} ± {spread} ({row['runs']})"
+
+
 def render(rows: Sequence[dict], n_per_class: Sequence[int], title: str) -> Table:
     """Methods as rows, n as columns, cells ``mean ± CI`` in %."""
     table = Table(title=title, caption="mean ± 95% CI over draws and folds (runs)")
@@ -307,10 +356,7 @@ def render(rows: Sequence[dict], n_per_class: Sequence[int], title: str) -> Tabl
         values = []
         for n in n_per_class:
             row = cells.get((method, int(n)))
-            values.append(
-                "—" if row is None
-                else f"{100 * row['acc_mean']:.1f} ± {100 * row['acc_ci95']:.1f} ({row['runs']})"
-            )  # fmt: skip
+            values.append("—" if row is None else _cell(row))
         table.add_row(method, *values)
     return table
 
@@ -346,8 +392,7 @@ def plot_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path | None:
 # ---------------------------------------------------------------------------- the study
 def run_study(cfg: DictConfig) -> StudyResult:
     """Run every unfinished run of ``cfg.study``, then write, print and plot the table."""
-    if not cfg.data.root:
-        raise ValueError("data.root: set it to the UrbanSound8K folder (audio/, metadata/).")
+    check_data(cfg)
     study = cfg.study
     output_dir = Path(cfg.paths.output_dir)
     runs = plan(study)
@@ -365,7 +410,7 @@ def run_study(cfg: DictConfig) -> StudyResult:
                  len(skipped), len(runs), METRIC)  # fmt: skip
     rows = tabulate(study, [run.directory(output_dir) for run in runs])
     table = write_table(rows, output_dir / f"{study.name}.csv")
-    title = f"{study.name}: UrbanSound8K test accuracy (%)"
+    title = f"{study.name}: {cfg.data.source} test accuracy (%)"
     Console().print(render(rows, [int(n) for n in study.n_per_class], title))
     plot = plot_accuracy(rows, output_dir / f"{study.name}.png", title) if rows else None
     log.info("table: %s%s", table, f"; plot: {plot}" if plot else "")
@@ -379,4 +424,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from audiofsl.runs.cli import run_command
+
+    run_command(main, "study")

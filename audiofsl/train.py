@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from audiofsl.resume import (
     resumed_config,
     strip_run_control,
 )
+from audiofsl.runs.quiet import quiet_known_warnings
 
 log = logging.getLogger(__name__)
 
@@ -55,24 +55,6 @@ _LIMIT_TRAINER_SETTINGS = ("limit_train_batches", "limit_val_batches", "limit_te
 _UNNAMED_OVERRIDES = ("paths.", "hydra.", "data.root", "data.manifest", "resume", "ckpt_path")
 
 register_resolvers()
-
-
-class _DropLitLoggerTip(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "litlogger" not in record.getMessage()
-
-
-def quiet_known_warnings() -> None:
-    """Silence warnings that are expected here and say nothing about the run."""
-    # audiofsl's methods own on_after_batch_transfer by design (DataModules never define it).
-    warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
-    # Lightning 2.6 with torch >= 2.11 warns about LeafSpec on every fit.
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
-    # Lightning 2.6 advertises a cloud logger on every run.
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _DropLitLoggerTip) for f in logger.filters):
-            logger.addFilter(_DropLitLoggerTip())
 
 
 def check_trainer_settings(trainer_cfg: DictConfig) -> None:
@@ -185,8 +167,8 @@ def resume_from_run_dir(cfg: DictConfig) -> DictConfig:
         if override.is_delete() or key in HydraConfig.get().runtime.choices:
             raise ValueError(
                 f"resume: '{override.input_line}' cannot be applied to a stored run; resume "
-                "takes the run's config.yaml and only key=value changes of its settings (e.g. "
-                "trainer.max_epochs=10; +key=value for a key the defaults lack)."
+                "takes the run's config.yaml and only key=value changes of its settings, e.g. "
+                "trainer.max_epochs=10 (or +key=value for a key the defaults lack)."
             )
         plain.append((key, override.value()))
     stored = resumed_config(cfg.resume, plain)
@@ -231,4 +213,6 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    from audiofsl.runs.cli import run_command
+
+    run_command(main, "train")

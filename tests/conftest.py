@@ -13,6 +13,15 @@ from omegaconf import DictConfig
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def data_dir_outside_the_user_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Runs that keep the default ``paths.data_dir`` (the user's cache, or AUDIOFSL_DATA_DIR)
+    write into one folder of the test session instead, commands started by tests included."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUDIOFSL_DATA_DIR", str(tmp_path_factory.mktemp("audiofsl_data")))
+        yield
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if torch.cuda.is_available():
         return

@@ -72,9 +72,9 @@ def test_eval_reproduces_the_test_numbers_and_adds_settings(compose_config, data
     both = run_evaluation(two)
     assert both["test/5way1shot/acc"] == pytest.approx(trained["test/acc"], abs=1e-6)
     assert "test/5way3shot/acc" in both
-    written = read_json(run_dir / "eval_metrics.json")
-    assert written["test/5way3shot/acc"] == pytest.approx(both["test/5way3shot/acc"])
-    assert "test/acc" not in written  # plain test/acc always means the run's own setting
+    written = read_json(run_dir / "eval_metrics.json")["episodes/best/5way1shot+5way3shot"]
+    assert written["metrics"]["test/5way3shot/acc"] == pytest.approx(both["test/5way3shot/acc"])
+    assert "test/acc" not in written["metrics"]  # plain test/acc means the run's own setting
 
 
 def test_same_seed_gives_the_same_metrics(compose_config, data_dir):

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
+import subprocess
+import sys
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +17,7 @@ import soundfile as sf
 import torch
 from hydra import compose, initialize_config_dir
 
-from audiofsl.audio_files import find_audio_files, support_classes
+from audiofsl.audio_files import class_folder_names, find_audio_files, support_classes
 from audiofsl.composition import build_datamodule, load_run
 from audiofsl.data.audio_io import load_audio
 from audiofsl.data.clips import ClipDataset
@@ -22,6 +27,12 @@ from audiofsl.enrol import run_enrol
 from audiofsl.enrolment import Enrolment
 from audiofsl.evaluation import PrototypeScorer
 from audiofsl.inference import Predictor, cut_windows, load_model
+from audiofsl.inference_outputs import (
+    check_max_rows,
+    kept_output_files,
+    relative_to_common_folder,
+    shorten_middle,
+)
 from audiofsl.predict import run_predict
 from audiofsl.train import run_training
 
@@ -50,9 +61,16 @@ TONES = {"low": 250.0, "mid": 1000.0, "high": 3000.0}
 
 
 def tone(freq: float, seconds: float, rate: int, seed: int = 0) -> np.ndarray:
-    """A sine at ``freq`` with a little noise, float32 [T]."""
+    """A sine at ``freq`` with a little noise below 3.5 kHz, float32 [T].
+
+    The noise is band-limited so that a file holds the same sound at every sample rate used
+    here (8 kHz included): the tests check rate handling, not a tiny model's robustness to
+    bandwidth (an 8 kHz file resampled to 16 kHz has nothing above 4 kHz).
+    """
     t = np.arange(round(seconds * rate)) / rate
-    noise = 0.02 * np.random.default_rng(seed).standard_normal(t.size)
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(t.size))
+    spectrum[np.fft.rfftfreq(t.size, 1 / rate) > 3500] = 0
+    noise = 0.02 * np.fft.irfft(spectrum, t.size)
     return (0.5 * np.sin(2 * np.pi * freq * t) + noise).astype(np.float32)
 
 
@@ -169,7 +187,7 @@ def test_predict_lists_every_readable_file_and_the_unreadable_one(
         assert len(row.top) == 3 and probabilities == sorted(probabilities, reverse=True)
         assert 0.0 < sum(probabilities) <= 1.0 + 1e-6
         assert row.labels == [row.top[0][0]] and {n for n, _ in row.top} <= set(names)
-    assert result["csv"] == classifier_run / "predictions.csv"
+    assert result["csv"].parent == classifier_run / "predictions"  # a new file per call
     with result["csv"].open() as handle:
         rows = list(csv.DictReader(handle))
     assert [r["path"] for r in rows] == good and rows[0]["label_1"] == rows[0]["predicted"]
@@ -276,6 +294,13 @@ def test_enrol_entry_point_writes_the_assignments(protonet_run, mixed_folder, co
     written = json.loads(output.with_suffix(".json").read_text())
     assert written["support"] == dict.fromkeys(TONES, 1)
 
+    default = [f"run_dir={protonet_run}", f"support={tmp_path / 'support'}", f"queries={root}"]
+    first = run_enrol(compose_config("enrol", default))
+    second = run_enrol(compose_config("enrol", [*default, "max_rows=2"]))
+    assert first["csv"].parent == second["csv"].parent == protonet_run / "enrolment"
+    assert first["csv"] != second["csv"] and first["json"] != second["json"]
+    assert first["csv"].read_text() == second["csv"].read_text()  # both kept, every row
+
 
 @pytest.mark.slow
 def test_export_embeddings_writes_arrays_metadata_and_a_projector_log(protonet_run, mixed_folder,
@@ -292,3 +317,122 @@ def test_export_embeddings_writes_arrays_metadata_and_a_projector_log(protonet_r
     assert list(written["tensorboard"].rglob("projector_config.pbtxt"))
     with pytest.raises(ValueError, match="labels: 1 labels"):
         predictor.export_embeddings(listed, ["one"], tmp_path / "other")
+
+
+# ----------------------------------------------------------------- what predict and enrol print
+@pytest.mark.parametrize(
+    ("text", "width", "expected"),
+    [
+        ("a/b/name.wav", 40, "a/b/name.wav"),
+        ("violin/long_session_folder/take_03.wav", 24, "violin/long…/take_03.wav"),
+        ("folder/a_file_name_longer_than_the_column.wav", 12, "a_fil…mn.wav"),
+        ("abc", 1, "…"),
+        ("long_folder/name.wav", 10, "…/name.wav"),
+        ("long_folder/name.wav", 8, "name.wav"),
+    ],
+)
+def test_long_paths_keep_their_start_and_file_name(text, width, expected):
+    shown = shorten_middle(text.replace("/", os.sep), width)
+    assert shown == expected.replace("/", os.sep) and len(shown) <= width
+
+
+def test_paths_are_shown_relative_to_the_folder_holding_them(tmp_path):
+    paths = [tmp_path / "myaudio" / "violin" / "a.wav", tmp_path / "myaudio" / "cello" / "b.wav"]
+    assert relative_to_common_folder(paths) == (
+        str(tmp_path / "myaudio"), [os.path.join("violin", "a.wav"), os.path.join("cello", "b.wav")]
+    )  # fmt: skip
+    assert relative_to_common_folder([paths[0]]) == (str(paths[0].parent), ["a.wav"])
+
+
+def test_output_files_never_replace_earlier_ones(tmp_path):
+    now = datetime(2026, 11, 21, 10, 0, 0)
+    first, first_json = kept_output_files(tmp_path, now)
+    assert (first.name, first_json.name) == ("2026-11-21_10-00-00.csv", "2026-11-21_10-00-00.json")
+    first.write_text("kept")
+    second, _ = kept_output_files(tmp_path, now)
+    assert second.name == "2026-11-21_10-00-00_2.csv"
+    assert kept_output_files(tmp_path, datetime(2026, 11, 21, 10, 0, 1))[0].name.endswith("01.csv")
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, "all", True])
+def test_max_rows_must_be_a_count_or_null(bad):
+    assert check_max_rows(None) is None and check_max_rows(0) == 0
+    with pytest.raises(ValueError, match="max_rows="):
+        check_max_rows(bad)
+
+
+def test_class_folder_layouts_are_recognised(tmp_path):
+    for name in ("violin/a.wav", "cello/deep/b.flac", "empty/notes.txt"):
+        (tmp_path / "layout" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "layout" / name).write_text("x")
+    assert class_folder_names(tmp_path / "layout") == ["cello", "violin"]
+    (tmp_path / "layout" / "loose.wav").write_text("x")  # a file beside the folders: no layout
+    assert class_folder_names(tmp_path / "layout") == []
+    assert class_folder_names(tmp_path / "layout" / "violin") == []  # files only
+    assert class_folder_names(tmp_path / "layout" / "violin" / "a.wav") == []
+
+
+@pytest.fixture(scope="module")
+def partly_known_folder(tmp_path_factory, classifier_run) -> tuple[Path, list[str]]:
+    """myaudio/<class>/<clip>.wav: two of the run's classes, violin and cello (6 clips each),
+    and one deep file with long names; 25 files."""
+    root = tmp_path_factory.mktemp("user") / "myaudio"
+    known = load_model(classifier_run).class_names[:2]
+    for index, name in enumerate([*known, "violin", "cello"]):
+        for clip in range(6):
+            write(root / name / f"clip_{clip:02d}.wav", tone(300.0 * (index + 1), 0.3, 16000,
+                                                              seed=clip), 16000)  # fmt: skip
+    deep = root / "violin" / "a_very_long_recording_session_name" / "second_level" / "take_03.wav"
+    write(deep, tone(500.0, 0.3, 16000), 16000)
+    return root, known
+
+
+def table_lines(printed: str) -> list[str]:
+    """The printed table's body: lines that show one of the files."""
+    return [line for line in printed.splitlines() if ".wav" in line and "%" in line]
+
+
+@pytest.mark.slow
+def test_predict_rows_fit_80_columns_and_each_call_is_kept(
+    classifier_run, partly_known_folder, compose_config, capsys, monkeypatch
+):
+    monkeypatch.setenv("COLUMNS", "80")
+    root, known = partly_known_folder
+    overrides = [f"run_dir={classifier_run}", f"audio={root}", "max_rows=null"]
+    first = run_predict(compose_config("predict", overrides))
+    printed = capsys.readouterr().out
+    rows = table_lines(printed)
+    assert len(rows) == 25 and all(len(line) <= 80 for line in printed.splitlines()[:-1])
+    assert rows[0].startswith(os.path.join("cello", "clip_00.wav"))  # relative to myaudio
+    deep = os.path.join("violin", "a_v"), f"…{os.sep}take_03.wav"
+    assert any(line.startswith(deep[0]) and deep[1] in line for line in rows), printed
+    assert f"files under {root}" in printed
+
+    second = run_predict(compose_config("predict", overrides[:2]))  # 25 files > max_rows=20
+    printed = capsys.readouterr().out
+    assert not table_lines(printed) and "max_rows=20" in printed
+    counts = [line.split() for line in printed.splitlines() if line.startswith("class_")]
+    assert sum(int(words[-1]) for words in counts) == 25
+    assert first["csv"] != second["csv"] and first["csv"].is_file() and first["json"].is_file()
+    with second["csv"].open() as handle:
+        assert len(list(csv.DictReader(handle))) == 25  # the summary's CSV has every row
+    assert set(second["unknown_classes"][str(root)]) == {"violin", "cello"}
+
+
+@pytest.mark.slow
+def test_predict_command_warns_about_unknown_classes_and_says_written_once(
+    classifier_run, partly_known_folder, tmp_path
+):
+    root, known = partly_known_folder
+    command = [sys.executable, "-m", "audiofsl.predict", f"run_dir={classifier_run}",
+               f"audio={root}", f"hydra.run.dir={tmp_path / 'log'}"]  # fmt: skip
+    done = subprocess.run(command, cwd=CONF_DIR.parent, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "COLUMNS": "80"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout + done.stderr
+    assert printed.count("written:") == 1
+    (warning,) = [line for line in printed.splitlines() if "not trained on" in line]
+    assert re.search(r"not trained on: (.*?)\. Their", warning).group(1) == "cello, violin"
+    assert "the run's 10 classes (" in warning  # TINY trains on 10 classes, named here
+    assert f"data.root={root} data/split=clips" in printed
+    assert not table_lines(printed)  # 25 files: counts per class, not every row

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 from data.sources.supervised_replicas import make_urbansound8k
+from omegaconf import OmegaConf
+from test_entry_points import write_tone_folder
 
 from audiofsl.evaluation.knn import knn_scores, mfcc_statistics
 from audiofsl.evaluation.prototype_classifier import prototype_scores
@@ -177,3 +179,41 @@ def test_the_study_runs_every_method_and_resumes(compose_config, tmp_path):
         key: rows[key] for key in rows if key[0] in ("supervised", "knn")
     }
     assert again[("supervised", 3)]["runs"] == again[("knn", 3)]["runs"] == "2"
+
+
+def test_the_study_runs_on_a_folder_with_folds_it_makes(compose_config, tmp_path):
+    root = tmp_path / "audio"
+    write_tone_folder(root, n_classes=4, clips=6, seconds=0.5)
+    short = "study.overrides=['data.loader.clip_seconds=0.5']"
+    overrides = ["data.source=folder", f"data.root={root}", "data.folds=3", short,
+                 "study.methods=[knn]", "study.n_per_class=[1,3]", "study.draws=1",
+                 "study.test_folds=[1,3]"]  # fmt: skip
+    cfg = compose_config("study", overrides, tmp_path / "cache")
+    result = run_study(cfg)
+    assert len(result.ran) == 4 and [r["n_per_class"] for r in result.rows] == [1, 3]
+    assert all(0 <= r["acc_mean"] <= 1 and r["runs"] == 2 for r in result.rows)
+    stored = OmegaConf.load(Path(cfg.paths.output_dir) / "runs/knn/n3/draw0/fold3/config.yaml")
+    assert stored.data._target_ == "audiofsl.data.FolderDataModule" and stored.data.folds == 3
+    assert list(stored.data.split.test_folds) == [3]
+    for wrong, message in [
+        (["study.test_folds=[1,4]"], r"set study.test_folds=\[1,2,3\]"),
+        (["data.source=urbansound8k"], "add data.source=folder"),
+        (["data.root=null"], "data.root: set it"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            run_study(compose_config("study", [*overrides, *wrong], tmp_path / "cache"))
+
+
+def test_the_study_trains_on_a_folder_of_few_classes(compose_config, tmp_path):
+    root = tmp_path / "audio"
+    write_tone_folder(root, n_classes=4, clips=6, seconds=0.5)
+    quoted = ",".join(f"'{o}'" for o in TINY)
+    overrides = ["data.source=folder", f"data.root={root}", "data.folds=3",
+                 "study.methods=[supervised,protonet]", "study.n_per_class=[2]",
+                 "study.draws=1", "study.test_folds=[2]", "study.epochs=1",
+                 f"study.overrides=[{quoted}]", "study.protonet.episodes=2"]  # fmt: skip
+    cfg = compose_config("study", overrides, tmp_path / "cache")
+    result = run_study(cfg)
+    assert [(r["method"], r["runs"]) for r in result.rows] == [("supervised", 1), ("protonet", 1)]
+    protonet = Path(cfg.paths.output_dir) / "runs/protonet/n2/draw0/fold2/config.yaml"
+    assert OmegaConf.load(protonet).sampler.n_way == 4  # the study's 10-way, fitted to 4 classes

@@ -17,6 +17,7 @@ from audiofsl.data.index import index_clips
 from audiofsl.data.records import ClipRecord, IndexedClip
 from audiofsl.data.settings import LoaderSettings
 from audiofsl.data.splits import ClassSplit, FoldSplit, OfficialSplit, TrainSubset, read_split_file
+from audiofsl.data.stratified import ClipSplit, stratified_folds
 from audiofsl.data.synthetic import generate_synthetic_dataset
 from audiofsl.data.windows import WindowDataset, window_starts
 
@@ -27,6 +28,7 @@ __all__ = [
     "ClassSplit",
     "ClipDataset",
     "ClipRecord",
+    "ClipSplit",
     "EpisodeNeed",
     "FoldSplit",
     "FolderDataModule",
@@ -45,5 +47,6 @@ __all__ = [
     "read_split_file",
     "read_window",
     "scan_folder",
+    "stratified_folds",
     "window_starts",
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import lightning as L
@@ -15,21 +17,32 @@ from audiofsl.data.clips import ClipDataset
 from audiofsl.data.feasibility import (
     EpisodeNeed,
     SplitMinimum,
-    classes_needed,
     fit_needs,
+    fit_to_classes,
     min_clips_to_keep,
 )
 from audiofsl.data.index import index_clips, report_unusable
 from audiofsl.data.loaders import evaluation_loader, statistics_loader, training_loader
 from audiofsl.data.records import ClipRecord, IndexedClip
 from audiofsl.data.settings import LoaderSettings
-from audiofsl.data.splits import SPLITS, ClassSplit, FoldSplit, OfficialSplit, TrainSubset
+from audiofsl.data.splits import (
+    SPLITS,
+    ClassSplit,
+    FoldSplit,
+    OfficialSplit,
+    TrainSubset,
+    assign_stored_classes,
+    keep_stored_classes,
+)
+from audiofsl.data.stratified import ClipSplit
 from audiofsl.data.validation import class_counts, drop_small_classes
 from audiofsl.samplers import EpisodeSpec, MiniBatchSpec
 
 log = logging.getLogger(__name__)
 
-SplitStrategy = ClassSplit | FoldSplit | OfficialSplit
+SplitStrategy = ClassSplit | ClipSplit | FoldSplit | OfficialSplit
+#: Splits of more classes than this (unlabelled clips, each its own class) are not stored.
+STORED_CLASSES_LIMIT = 5000
 _STAGE_SPLITS = {
     "fit": ("train", "val"),
     "validate": ("val",),
@@ -50,7 +63,14 @@ class AudioDataModule(L.LightningDataModule, ABC):
     the splits (disjoint classes, folds, or the dataset's own split), ``subset`` thins the
     training split, and each split drops the classes too small for its episodes (logged) and
     checks that its episodes can be drawn (see :mod:`audiofsl.data.feasibility`; evaluation
-    query counts the data cannot fill are lowered and reported in :attr:`episode_adjustments`).
+    query counts the data cannot fill are lowered and reported in :attr:`adjusted_settings`).
+    With ``fit_to_data`` (a folder of your own) the ``n_way`` of training episodes and
+    evaluation settings is lowered too when the classes cannot hold it, and so is a mini-batch
+    size larger than the training split, each with a warning.
+
+    Once set up, :meth:`split_class_names` gives the classes each split holds; a run stores them
+    (``data.split_classes``), and a data module given them as ``split_classes`` rebuilds exactly
+    that split (see :func:`audiofsl.data.splits.assign_stored_classes`), whatever its episodes.
     A split whose decoded audio fits the remaining ``loader.cache_mb`` is held in RAM; the
     others stream, each worker decoding only the window it needs.
 
@@ -68,6 +88,9 @@ class AudioDataModule(L.LightningDataModule, ABC):
         eval_episode: shorthand for one setting drawn from val and test (when ``eval_needs``
             is None; default 5-way 5-shot 5-query).
         seed: seed of the training sampler and crops.
+        split_classes: the classes of each split a run found (``{"train": [...], "val": [...],
+            "test": [...]}``), to rebuild its split; None splits afresh.
+        fit_to_data: lower ``n_way`` and the mini-batch size to what the data holds.
     """
 
     def __init__(
@@ -80,6 +103,8 @@ class AudioDataModule(L.LightningDataModule, ABC):
         eval_needs: dict[str, list[EpisodeNeed]] | None = None,
         eval_episode: EpisodeSpec | None = None,
         seed: int = 0,
+        split_classes: Mapping[str, Sequence[str] | None] | None = None,
+        fit_to_data: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -94,13 +119,17 @@ class AudioDataModule(L.LightningDataModule, ABC):
             )
         if self.subset.keep_unlabelled and isinstance(self.train_sampler, EpisodeSpec):
             raise ValueError(
-                "data.subset.keep_unlabelled needs mini-batch training (sampler=batch): "
-                "episodes cannot be drawn from clips without labels."
+                "data.subset.keep_unlabelled needs mini-batch training, as episodes cannot be "
+                "drawn from clips without labels: set sampler=batch"
             )
         self.eval_needs = _eval_needs(eval_needs, eval_episode)
         self.seed = seed
-        #: {setting: n_query} for evaluation settings lowered to fit the data (set up splits).
-        self.episode_adjustments: dict[str, int] = {}
+        self.split_classes = None if split_classes is None else dict(split_classes)
+        self.fit_to_data = bool(fit_to_data)
+        #: {command-line key: value} of the settings lowered to fit the data, e.g.
+        #: ``{"evaluation.test.0.n_query": 11, "sampler.n_way": 3}`` (filled in by the set-up).
+        self.adjusted_settings: dict[str, int] = {}
+        self._split_classes: dict[str, list[str]] = {}
         #: The training split's clips without labels (``subset.label_fraction`` < 1).
         self.unlabelled: list[ClipRecord] = []
         self._clips: list[IndexedClip] | None = None
@@ -159,13 +188,66 @@ class AudioDataModule(L.LightningDataModule, ABC):
         """The records of each split, before small classes are dropped."""
         if self._assigned is None:
             records = [clip.record for clip in self.indexed_clips()]
-            self._assigned = self.split.assign_records(records, self._split_minimum())
+            if self.split_classes is not None:
+                self._assigned = assign_stored_classes(records, self.split, self.split_classes)
+            else:
+                self._fit_to_classes(len({r.class_name for r in records}))
+                self._assigned = self.split.assign_records(records, self._split_minimum())
             if self.subset.active:
                 self._assigned["train"], self.unlabelled = self.subset.apply(
                     self._assigned["train"]
                 )
             log.info("clips per split: %s", {s: len(r) for s, r in self._assigned.items()})
         return self._assigned
+
+    def _fit_to_classes(self, n_classes: int) -> None:
+        """Make a ratio split of disjoint classes hold the training and test episodes (see
+        :func:`~audiofsl.data.feasibility.fit_to_classes`)."""
+        minimum = self._split_minimum()
+        if isinstance(self.split, ClassSplit) and self.split.adapts and minimum.test:
+            advice = {"source": self.source_overrides(), "support": self.example_folder()}
+            self._use_fitted(fit_to_classes(n_classes, minimum, self.fit_to_data, **advice))
+
+    def _use_fitted(self, fitted: Mapping[str, EpisodeNeed]) -> None:
+        """Draw the fitted episode settings from now on, and record what changed."""
+        for split in SPLITS:
+            for need in self._needs(split):
+                new = fitted.get(need.setting)
+                if new is None or new == need:
+                    continue
+                for name in ("n_way", "n_query"):
+                    if getattr(new, name) != getattr(need, name):
+                        self.adjusted_settings[f"{need.setting}.{name}"] = getattr(new, name)
+                if split == "train":
+                    self.train_sampler = dataclasses.replace(self.train_sampler, n_way=new.n_way)
+                else:
+                    self.eval_needs[split] = [
+                        new if n.setting == need.setting else n for n in self.eval_needs[split]
+                    ]
+
+    @property
+    def episode_adjustments(self) -> dict[str, int]:
+        """{setting: n_query} of the evaluation settings whose ``n_query`` was lowered."""
+        suffix = ".n_query"
+        return {key[: -len(suffix)]: value for key, value in self.adjusted_settings.items()
+                if key.endswith(suffix)}  # fmt: skip
+
+    def split_class_names(self) -> dict[str, list[str] | None]:
+        """The classes each split holds once set up (widened, small classes dropped): what a
+        run stores as ``data.split_classes``. Splits sharing their classes list at most
+        :data:`STORED_CLASSES_LIMIT` classes (None beyond: every class, as assigned)."""
+        self.setup(None)
+        shared = not self.split.class_disjoint
+        return {s: None if shared and len(names) > STORED_CLASSES_LIMIT else names
+                for s, names in self._split_classes.items()}  # fmt: skip
+
+    def source_overrides(self) -> str:
+        """The command-line overrides that select this data (for advice in messages)."""
+        return ""
+
+    def example_folder(self) -> str:
+        """A folder of ``<class>/<clip>`` files of this data, for enrolment advice."""
+        return "DIR"
 
     def class_assignment(self) -> dict[str, list[str]]:
         """The class names of each split."""
@@ -194,13 +276,7 @@ class AudioDataModule(L.LightningDataModule, ABC):
             self._dataset(split)
 
     def _split_minimum(self) -> SplitMinimum:
-        train = self._needs("train")
-        return SplitMinimum(
-            classes_needed(train),
-            classes_needed(self._needs("val")),
-            classes_needed(self._needs("test")),
-            f"{train[0].setting}.n_way",
-        )
+        return SplitMinimum({split: self._needs(split) for split in SPLITS})
 
     def _needs(self, split: str) -> list[EpisodeNeed]:
         if split != "train":
@@ -217,20 +293,25 @@ class AudioDataModule(L.LightningDataModule, ABC):
 
     def _build(self, split: str) -> ClipDataset | None:
         records = self.assignment()[split]
+        records = keep_stored_classes(records, (self.split_classes or {}).get(split))
+        self._split_classes[split] = []
         if not records and split != "train":
             log.info("the %s split has no clips", split)
             return None
         needs = self._needs(split)
-        lowered = fit_needs(split, class_counts(records), needs)
-        self.episode_adjustments.update(lowered)
+        fitted = fit_needs(split, class_counts(records), needs, self.fit_to_data)
+        self._use_fitted(fitted)
         setting = ", ".join(need.setting for need in needs)
         records, _ = drop_small_classes(
-            records, None, min_clips_to_keep(needs, lowered), split, setting
+            records, None, min_clips_to_keep(needs, fitted), split, setting
         )
+        self._split_classes[split] = sorted({r.class_name for r in records})
         unlabelled = []
         if split == "train" and self.subset.keep_unlabelled:
             unlabelled = self.unlabelled
             records = [*records, *unlabelled]
+        if split == "train":
+            self._fit_batch_size(len(records))
         kept = {r.path for r in records}
         clips = [c for c in self.indexed_clips() if c.record.path in kept]
         order = {r.path: i for i, r in enumerate(records)}
@@ -247,6 +328,19 @@ class AudioDataModule(L.LightningDataModule, ABC):
             multi_label=any(len(r.all_labels) > 1 for r in assigned),
             unlabelled={r.path for r in unlabelled},
         )
+
+    def _fit_batch_size(self, n_clips: int) -> None:
+        """With ``fit_to_data``, a mini-batch no larger than the training split (drop_last)."""
+        spec = self.train_sampler
+        if not isinstance(spec, MiniBatchSpec) or not spec.drop_last:
+            return
+        if self.fit_to_data and 0 < n_clips < spec.batch_size:
+            log.warning(
+                "sampler.batch_size lowered from %d to %d: the training split has %d clips",
+                spec.batch_size, n_clips, n_clips,
+            )  # fmt: skip
+            self.train_sampler = dataclasses.replace(spec, batch_size=n_clips)
+            self.adjusted_settings["sampler.batch_size"] = n_clips
 
     def _class_index(self, split: str, records: list[ClipRecord]) -> dict[str, int]:
         # Every label of a multi-label clip is a class, not only its class_name.

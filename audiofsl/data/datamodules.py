@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
 from audiofsl.data.base import AudioDataModule
 from audiofsl.data.folder import apply_class_pattern, read_manifest, scan_folder
-from audiofsl.data.records import ClipRecord
+from audiofsl.data.records import ClipRecord, IndexedClip
 from audiofsl.data.splits import OfficialSplit
+from audiofsl.data.stratified import stratified_folds
 from audiofsl.data.synthetic import generate_synthetic_dataset
 
 
@@ -17,14 +20,22 @@ class FolderDataModule(AudioDataModule):
     """Audio files in class folders ``root/<class>/<clip>.{wav,flac,mp3,ogg}`` or a manifest.
 
     With ``manifest`` (a CSV with columns ``path,label``, paths relative to its folder, and
-    optionally ``labels`` and ``split``: see :func:`read_manifest`) the manifest lists the clips
-    and ``root`` is ignored. ``class_pattern`` optionally derives the class from each file name
-    instead (see :func:`apply_class_pattern`).
+    optionally ``labels``, ``split`` and ``fold``: see :func:`read_manifest`) the manifest lists
+    the clips and ``root`` is ignored. ``class_pattern`` optionally derives the class from each
+    file name instead (see :func:`apply_class_pattern`). ``folds`` gives clips without folds
+    seeded, stratified folds (:func:`~audiofsl.data.stratified.stratified_folds`, over the usable
+    clips), for ``data/split=folds`` and the few-data study.
+
+    A folder of your own fits the episodes to its size (``fit_to_data``, on by default): see
+    :class:`AudioDataModule`.
 
     Args:
         root: folder with one sub-folder per class.
         manifest: CSV listing the clips (used instead of ``root``).
         class_pattern: regex whose first group, searched in the file stem, is the class.
+        folds: number of seeded, stratified folds to make (None: the manifest's, or none).
+        fold_seed: seed of those folds (fixed across runs of different seeds).
+        fit_to_data: lower ``n_way`` and the mini-batch size to what the data holds.
         **kwargs: loader, split, subset, sampler and seed settings of
             :class:`AudioDataModule`.
     """
@@ -34,6 +45,9 @@ class FolderDataModule(AudioDataModule):
         root: str | os.PathLike | None = None,
         manifest: str | os.PathLike | None = None,
         class_pattern: str | None = None,
+        folds: int | None = None,
+        fold_seed: int = 0,
+        fit_to_data: bool = True,
         **kwargs,
     ) -> None:
         if root is None and manifest is None:
@@ -41,14 +55,41 @@ class FolderDataModule(AudioDataModule):
                 "FolderDataModule needs data.root (a folder of <class>/<clip> audio files) or "
                 "data.manifest (a CSV with columns path,label)."
             )
-        super().__init__(**kwargs)
+        super().__init__(fit_to_data=fit_to_data, **kwargs)
         self.root = None if root is None else Path(root)
         self.manifest = None if manifest is None else Path(manifest)
         self.class_pattern = class_pattern
+        self.folds = folds
+        self.fold_seed = fold_seed
 
     def index_key(self) -> str:
         source = self.manifest if self.manifest is not None else self.root
         return f"{Path(source).resolve()}|{self.class_pattern}"
+
+    def source_overrides(self) -> str:
+        if self.manifest is not None:
+            return f"data=folder data.manifest={shlex.quote(str(self.manifest))}"
+        return f"data=folder data.root={shlex.quote(str(self.root))}"
+
+    def example_folder(self) -> str:
+        return "DIR" if self.manifest is not None else shlex.quote(str(self.root))
+
+    def indexed_clips(self) -> list[IndexedClip]:
+        """The usable clips, with the folds of ``folds`` when set."""
+        if self._clips is None and self.folds is not None:
+            clips = super().indexed_clips()
+            if any(clip.record.fold is not None for clip in clips):
+                raise ValueError(
+                    f"data.folds={self.folds}: the manifest '{self.manifest}' gives folds of its "
+                    "own (its fold column); remove data.folds to use them."
+                )
+            folds = stratified_folds([c.record.class_name for c in clips], self.folds,
+                                     self.fold_seed)  # fmt: skip
+            self._clips = [
+                dataclasses.replace(c, record=dataclasses.replace(c.record, fold=fold))
+                for c, fold in zip(clips, folds, strict=True)
+            ]
+        return super().indexed_clips()
 
     def load_records(self) -> list[ClipRecord]:
         if self.manifest is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import os
 import re
@@ -88,10 +89,12 @@ def read_manifest(csv_path: str | os.PathLike) -> list[ClipRecord]:
     Relative paths are resolved from the CSV's folder; rows keep the file's order. A UTF-8
     byte-order mark (as spreadsheet programs write) is accepted.
 
-    Two optional columns are read when present: ``labels``, every label of a multi-label clip
+    Three optional columns are read when present: ``labels``, every label of a multi-label clip
     separated by ``;`` (the record's ``labels``; ``label`` must be one of them, and an empty
-    cell or the label alone means a single-label clip), and ``split``, the clip's split name
-    (the record's ``split``, for ``OfficialSplit``; an empty cell means none).
+    cell or the label alone means a single-label clip), ``split``, the clip's split name
+    (the record's ``split``, for ``OfficialSplit``; an empty cell means none), and ``fold``,
+    the clip's cross-validation fold, a whole number >= 1 (for ``FoldSplit``: ``data/split=folds``
+    and the few-data study; every row needs one when the column is there).
 
     Args:
         csv_path: the manifest file.
@@ -102,7 +105,8 @@ def read_manifest(csv_path: str | os.PathLike) -> list[ClipRecord]:
     Raises:
         FileNotFoundError: if the manifest or a file it lists does not exist.
         ValueError: if a column is missing, the manifest lists no clip, a row has an empty path
-            or label or its ``labels`` lack its ``label``, or one file is listed twice.
+            or label, its ``labels`` lack its ``label`` or its ``fold`` is not a whole number
+            >= 1, or one file is listed twice.
     """
     csv_path = Path(csv_path)
     if not csv_path.is_file():
@@ -139,8 +143,9 @@ def read_manifest(csv_path: str | os.PathLike) -> list[ClipRecord]:
             )
         first_line[full] = line
         split = (row.get("split") or "").strip() or None
+        fold = _fold(row, csv_path, line) if "fold" in columns else None
         records.append(
-            ClipRecord(full, label, split=split, labels=labels if len(labels) > 1 else ())
+            ClipRecord(full, label, fold, split, labels=labels if len(labels) > 1 else ())
         )
     absent = [r.path for r in records if not os.path.isfile(r.path)]
     if absent:
@@ -149,6 +154,21 @@ def read_manifest(csv_path: str | os.PathLike) -> list[ClipRecord]:
             f"{absent[:_SHOWN]}; relative paths are resolved from the manifest's folder."
         )
     return records
+
+
+def _fold(row: dict, csv_path: Path, line: int) -> int:
+    """The ``fold`` cell of a manifest row: a whole number >= 1."""
+    cell = (row.get("fold") or "").strip()
+    try:
+        fold = int(cell)
+    except ValueError:
+        fold = 0
+    if fold < 1:
+        raise ValueError(
+            f"manifest '{csv_path}' line {line}: fold {cell!r} must be a whole number >= 1 "
+            "(every row needs one when the manifest has a fold column)."
+        )
+    return fold
 
 
 def _split_labels(cell: str | None) -> tuple[str, ...]:
@@ -183,7 +203,8 @@ def apply_class_pattern(records: Sequence[ClipRecord], pattern: str) -> list[Cli
         if match is None or not match.group(1 if regex.groups else 0):
             unmatched.append(record.path)
             continue
-        relabelled.append(ClipRecord(record.path, match.group(1 if regex.groups else 0)))
+        name = match.group(1 if regex.groups else 0)
+        relabelled.append(dataclasses.replace(record, class_name=name, labels=()))
     if unmatched:
         raise ValueError(
             f"data.class_pattern={pattern!r} does not match {len(unmatched)} file name(s), e.g. "

@@ -70,7 +70,7 @@ def index_clips(
         One :class:`IndexedClip` per record, in order (unusable ones carry their ``problem``).
     """
     if check not in CHECKS:
-        raise ValueError(f"data.index_check={check!r}: choose one of {CHECKS}.")
+        raise ValueError(f"data.loader.index_check={check!r}: choose one of {CHECKS}.")
     known = _read_index(Path(index_path)) if index_path is not None else {}
     stats = [_stat(record.path) for record in records]
     todo = [i for i, r in enumerate(records) if known.get((r, stats[i])) is None]

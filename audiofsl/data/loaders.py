@@ -62,7 +62,8 @@ def training_loader(
     if spec.drop_last and len(dataset) < spec.batch_size:
         raise ValueError(
             f"sampler.batch_size={spec.batch_size} exceeds the {len(dataset)} training clips, "
-            "so drop_last=True leaves no batch; lower it."
+            f"so drop_last=True leaves no batch; set sampler.batch_size={len(dataset)} or "
+            "sampler.drop_last=false instead."
         )
     order = ShuffledBatchSampler(len(dataset), spec.batch_size, spec.drop_last, seed, epoch_fn)
     return make_loader(

@@ -2,12 +2,16 @@
 
 - :class:`ClassSplit`: disjoint classes (few-shot learning): lists, a split file such as
   MetaAudio's, seeded sizes or ratios;
-- :class:`FoldSplit`: the dataset's cross-validation folds (ESC-50, UrbanSound8K);
+- :class:`~audiofsl.data.stratified.ClipSplit`: every class in every split, each class's clips
+  divided by seeded, stratified fractions (a classifier trained on every class of a folder);
+- :class:`FoldSplit`: the dataset's cross-validation folds (ESC-50, UrbanSound8K, a manifest's
+  ``fold`` column, or :func:`~audiofsl.data.stratified.stratified_folds` made for a folder);
 - :class:`OfficialSplit`: the dataset's own split names (FMA, IRMAS, NSynth).
 
-Each has ``assign(records, minimum) -> {"train": [...], "val": [...], "test": [...]}`` and
-``class_disjoint`` (whether the splits hold different classes). :class:`TrainSubset` then
+Each has ``assign_records(records, minimum) -> {"train": [...], "val": [...], "test": [...]}``
+and ``class_disjoint`` (whether the splits hold different classes). :class:`TrainSubset` then
 thins the training split (a labelled fraction, a cap per class), seeded.
+:func:`assign_stored_classes` rebuilds the split a run found, from the class lists it stored.
 """
 
 from __future__ import annotations
@@ -16,15 +20,19 @@ import json
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from audiofsl.data.feasibility import SplitMinimum
+from audiofsl.data.feasibility import MIN_WAY, SplitMinimum, fitting_ways
 from audiofsl.data.records import ClipRecord
+
+if TYPE_CHECKING:
+    from audiofsl.data.stratified import ClipSplit
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +94,11 @@ class ClassSplit:
         lists = (self.train_classes, self.val_classes, self.test_classes)
         return any(names is not None for names in lists)
 
+    @property
+    def adapts(self) -> bool:
+        """Whether the split is a ratio cut, which is widened to fit the episodes."""
+        return self.file is None and not self.explicit and self.sizes is None
+
     def assign(
         self, class_names: Sequence[str], minimum: SplitMinimum | None = None
     ) -> dict[str, list[str]]:
@@ -111,7 +124,7 @@ class ClassSplit:
         if self.sizes is not None:
             counts = _check_sizes(self.sizes, len(names))
         else:
-            counts = _ratio_counts(self.ratios, len(names))
+            counts = largest_remainder_counts(self.ratios, len(names))
             if minimum is not None:
                 counts = _widen_to_minimum(counts, minimum, list(self.ratios))
         order = torch.randperm(len(names), generator=torch.Generator().manual_seed(self.seed))
@@ -177,20 +190,21 @@ def _clean_list(split: str, value: Sequence[str], known: set[str]) -> list[str]:
     return names
 
 
-def _ratio_counts(ratios: Sequence[float], n_classes: int) -> list[int]:
-    """Classes per split by the largest-remainder method (ties go to the earlier split)."""
+def largest_remainder_counts(
+    ratios: Sequence[float], n_items: int, setting: str = "data.split.ratios"
+) -> list[int]:
+    """Items per split by the largest-remainder method (ties go to the earlier split)."""
     values = [float(r) for r in ratios]
     if len(values) != 3 or any(not math.isfinite(r) or r < 0 for r in values):
         raise ValueError(
-            f"data.split.ratios={list(ratios)} must be three non-negative numbers (train, val, "
-            "test)."
+            f"{setting}={list(ratios)} must be three non-negative numbers (train, val, test)."
         )
     if abs(sum(values) - 1.0) > 1e-6:
-        raise ValueError(f"data.split.ratios={list(ratios)} must sum to 1, not {sum(values)}.")
-    exact = [r * n_classes for r in values]
+        raise ValueError(f"{setting}={list(ratios)} must sum to 1, not {sum(values)}.")
+    exact = [r * n_items for r in values]
     counts = [math.floor(x + 1e-9) for x in exact]
     by_remainder = sorted(range(3), key=lambda i: (-(exact[i] - counts[i]), i))
-    for i in by_remainder[: n_classes - sum(counts)]:
+    for i in by_remainder[: n_items - sum(counts)]:
         counts[i] += 1
     return counts
 
@@ -199,7 +213,7 @@ def _widen_to_minimum(counts: list[int], minimum: SplitMinimum, ratios: list) ->
     """Ratio counts moved so that every split holds the classes its episodes draw."""
     total, wanted = sum(counts), list(counts)
     for i in (1, 2):  # val, test: raised to their n_way unless the ratio asks for none
-        need = minimum.of(SPLITS[i])[0]
+        need = minimum.of(SPLITS[i])
         if 0 < wanted[i] < need or (wanted[i] == 0 and ratios[i] > 0):
             wanted[i] = need
     wanted[0] = total - wanted[1] - wanted[2]
@@ -208,28 +222,26 @@ def _widen_to_minimum(counts: list[int], minimum: SplitMinimum, ratios: list) ->
     if wanted == counts:
         return counts
     if wanted[0] < minimum.train or min(wanted) < 0:
-        test_need, test_setting = minimum.of("test")
-        raise ValueError(
-            f"the {total} classes cannot hold {minimum.train}-way training episodes "
-            f"({minimum.train_setting}) and {test_need}-way test tasks ({test_setting}); lower "
-            f"those n_way settings or add classes."
-        )
+        raise ValueError(_too_few_classes_message(total, minimum))
     log.warning(
-        "data.split.ratios=%s gives %s of the %d classes, too few for the episodes "
-        "(%s=%d, %s=%d, %s=%d); using %s instead%s. Set data.split.sizes to choose.",
-        ratios,
-        "/".join(map(str, counts)),
-        total,
-        minimum.train_setting,
-        minimum.train,
-        minimum.val_setting,
-        minimum.val,
-        minimum.test_setting,
-        minimum.test,
-        "/".join(map(str, wanted)),
+        "data.split.ratios=%s gives %s of the %d classes, too few for %s, %s and %s; using %s "
+        "instead%s. Set data.split.sizes=[%s] (train, val, test classes) to choose.",
+        ratios, "/".join(map(str, counts)), total, minimum.describe("train"),
+        minimum.describe("val"), minimum.describe("test"), "/".join(map(str, wanted)),
         " (no validation split: the last epoch is kept)" if wanted[1] == 0 else "",
-    )
+        ",".join(map(str, wanted)),
+    )  # fmt: skip
     return wanted
+
+
+def _too_few_classes_message(total: int, minimum: SplitMinimum) -> str:
+    train, test = fitting_ways(total, minimum.train, minimum.test)
+    fix = [*minimum.lowered("train", train), *minimum.lowered("test", test)]
+    advice = f"set {' '.join(fix)} or add classes." if train >= MIN_WAY else "add classes."
+    return (
+        f"the {total} classes cannot hold {minimum.describe('train')} and "
+        f"{minimum.describe('test')} on disjoint classes; {advice}"
+    )
 
 
 def _check_sizes(sizes: Sequence[int], n_classes: int) -> list[int]:
@@ -287,7 +299,11 @@ class FoldSplit:
     ) -> dict[str, list[ClipRecord]]:
         folds = {r.fold for r in records}
         if None in folds:
-            raise ValueError("data.split is by fold, but this source gives its clips no fold.")
+            raise ValueError(
+                "data.split is by fold, but this source gives its clips no fold: give a "
+                "manifest a fold column, or let a folder make seeded, stratified folds "
+                "(e.g. data.folds=5 with data=folder)."
+            )
         test, val = set(self.test_folds), set(self.val_folds)
         unknown = sorted((test | val) - folds)
         if unknown or test & val or not test:
@@ -377,3 +393,45 @@ class TrainSubset:
         return sorted(labelled, key=lambda r: order[id(r)]), sorted(
             unlabelled, key=lambda r: order[id(r)]
         )
+
+
+def assign_stored_classes(
+    records: Sequence[ClipRecord],
+    split: ClassSplit | ClipSplit | FoldSplit | OfficialSplit,
+    classes: Mapping[str, Sequence[str] | None],
+) -> dict[str, list[ClipRecord]]:
+    """The records of each split as a run found them, from the class lists it stored.
+
+    A run stores the classes each split held once widened to fit its episodes and once the
+    classes too small for them were dropped (``data.split_classes``), so that every later
+    measurement rebuilds exactly that split. Disjoint classes are assigned by the lists (the
+    widening is not redone); splits that share their classes (clips, folds, official) assign
+    the clips as before, and each split then keeps its listed classes
+    (:func:`keep_stored_classes`, once the classes are numbered).
+
+    Raises:
+        ValueError: if a stored class is not in the data.
+    """
+    known = {record.class_name for record in records}
+    stored = {name for names in classes.values() if names for name in names}
+    missing = sorted(stored - known)
+    if missing:
+        raise ValueError(
+            f"data.split_classes: the run's classes {missing[:10]} are not in the data; point "
+            "data.root (or data.manifest) at the data the run was trained on, or set "
+            "data.split_classes=null to split this data afresh."
+        )
+    if not split.class_disjoint:
+        return split.assign_records(records)
+    where = {name: s for s in SPLITS for name in classes.get(s) or ()}
+    return {s: [r for r in records if where.get(r.class_name) == s] for s in SPLITS}
+
+
+def keep_stored_classes(
+    records: Sequence[ClipRecord], names: Sequence[str] | None
+) -> list[ClipRecord]:
+    """The records of the classes ``names`` (all of them for None)."""
+    if names is None:
+        return list(records)
+    keep = set(names)
+    return [record for record in records if record.class_name in keep]

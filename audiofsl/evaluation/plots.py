@@ -47,8 +47,8 @@ EMBEDDING_MAP_METHODS = ("pca", "tsne")
 _MAX_ANNOTATED_CLASSES = 20
 _TSNE_MISSING = (
     "embedding map method='tsne' needs scikit-learn's TSNE (sklearn.manifold), which cannot "
-    "be imported here; scikit-learn is not a dependency of audiofsl. Use method='pca' "
-    "(callbacks.test_plots.embedding_map=pca)."
+    "be imported here; scikit-learn is not a dependency of audiofsl. Use method='pca': set "
+    "callbacks.test_plots.embedding_map=pca"
 )
 
 

@@ -80,8 +80,8 @@ def prototype_classifier_test(method, datamodule, split: str = "test") -> dict[s
         )
     if datamodule.split.class_disjoint:
         raise ValueError(
-            "a prototype classifier needs test clips of the training classes (data.split=folds "
-            "or official); these splits have disjoint classes."
+            "a prototype classifier needs test clips of the training classes; these splits have "
+            "disjoint classes: choose data/split=folds or data/split=official instead"
         )
     fitted = bool(method.train_mean_fitted)
     train_mean = method.train_embedding_mean if fitted else None

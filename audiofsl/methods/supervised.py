@@ -98,7 +98,8 @@ class Supervised(FewShotMethod):
         if self.multi_label:  # the decision threshold(s), tuned on validation, saved
             self.register_buffer("threshold", torch.full((n_classes,), 0.5))
         if self.multi_label and test_by != "classifier":
-            raise ValueError("method.multi_label needs method.test_by=classifier.")
+            raise ValueError("method.multi_label needs testing by the classifier: set "
+                             "method.test_by=classifier")  # fmt: skip
         needs_targets = "targets" in self.loss.consumes
         if needs_targets != self.multi_label:
             raise ValueError(

@@ -31,6 +31,14 @@ class EpisodeSpec:
     n_episodes: int = 100
 
     def __post_init__(self) -> None:
+        if isinstance(self.n_way, int) and not isinstance(self.n_way, bool) and self.n_way < 2:
+            raise ValueError(
+                f"EpisodeSpec.n_way={self.n_way} must be an integer >= 2: an episode tells "
+                "classes apart. With fewer than four classes, train a classifier on every class "
+                "(held-out clips of each) with +experiment=synthetic_supervised in place of the "
+                "sampler settings, or enrol the classes from example clips with python -m "
+                "audiofsl.enrol (see the README's inference section)."
+            )
         _require_int("EpisodeSpec", "n_way", self.n_way, 2)
         _require_int("EpisodeSpec", "n_shot", self.n_shot, 1)
         _require_int("EpisodeSpec", "n_query", self.n_query, 1)

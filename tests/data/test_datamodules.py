@@ -126,9 +126,12 @@ def test_minibatch_training_is_shuffled_and_seeded(root):
     assert torch.equal(batch["label"], dm.train_set.labels[batch["index"]])
     same = module(root, train_sampler=spec, seed=4, cache_mb=0)
     assert [b["index"].tolist() for b in same.train_dataloader()] == first
-    big = module(root, train_sampler=MiniBatchSpec(batch_size=100), cache_mb=0)
-    with pytest.raises(ValueError, match="sampler.batch_size=100"):
+    big = module(root, train_sampler=MiniBatchSpec(batch_size=100), cache_mb=0, fit_to_data=False)
+    with pytest.raises(ValueError, match="set sampler.batch_size=24 or sampler.drop_last=false"):
         big.train_dataloader()
+    fitted = module(root, train_sampler=MiniBatchSpec(batch_size=100), cache_mb=0)
+    assert [len(b["index"]) for b in fitted.train_dataloader()] == [24]  # a folder fits it
+    assert fitted.adjusted_settings == {"sampler.batch_size": 24}
 
 
 def test_cache_does_not_change_the_evaluation_clips(root):
@@ -187,10 +190,15 @@ def test_setup_errors_name_the_setting(tmp_path, root):
     with pytest.raises(ValueError, match="data.root"):
         FolderDataModule()
     wide = EpisodeSpec(n_way=3, n_shot=1, n_query=2)
-    with pytest.raises(ValueError, match=r"val split has 2 classes.*Set eval_episode.n_way=2,"):
-        module(root, eval_episode=wide).setup("validate")
-    with pytest.raises(ValueError, match=r"train split has 4 classes.*Set sampler.n_way=4,"):
-        module(root, train_sampler=EpisodeSpec(n_way=5)).setup("fit")
+    with pytest.raises(ValueError, match=r"val split has 2 classes.*set eval_episode.n_way=2 or"):
+        module(root, eval_episode=wide, fit_to_data=False).setup("validate")
+    advice = r"train split has 4 cl.*set sampler.n_way=4 sampler.n_query=1 or"
+    with pytest.raises(ValueError, match=advice):
+        module(root, train_sampler=EpisodeSpec(n_way=5), fit_to_data=False).setup("fit")
+    fitted = module(root, train_sampler=EpisodeSpec(5, 1, 2), eval_episode=wide)
+    fitted.setup("fit")  # a folder lowers n_way to the classes it has, and says so
+    assert fitted.train_sampler.n_way == 4 and fitted.eval_needs["val"][0].n_way == 2
+    assert fitted.adjusted_settings == {"sampler.n_way": 4, "eval_episode.n_way": 2}
     one_class = module(root, train_sampler=MiniBatchSpec(4), train_classes=["c0"])
     with pytest.raises(ValueError, match=r"train split has 1 usable.*classification .* 2"):
         one_class.setup("fit")

@@ -10,7 +10,7 @@ import torch
 
 import audiofsl.data.index as index_module
 from audiofsl.data import ClipRecord, EpisodeNeed, index_clips, load_audio
-from audiofsl.data.feasibility import fit_needs, min_clips_to_keep
+from audiofsl.data.feasibility import fit_needs, min_clips_to_keep, ordinal
 from audiofsl.data.index import report_unusable
 from audiofsl.data.validation import drop_small_classes
 
@@ -115,18 +115,44 @@ def test_episode_needs_lower_evaluation_queries_and_name_settings(caplog):
     counts = Counter({"a": 16, "b": 16, "c": 12, "d": 30})
     val = EpisodeNeed(3, 5, 15, "evaluation.val")
     with caplog.at_level(logging.WARNING):
-        lowered = fit_needs("val", counts, [val])
+        fitted = fit_needs("val", counts, [val])
     # The 3rd largest class has 16 clips: 5 shots + 11 queries.
-    assert lowered == {"evaluation.val": 11}
+    assert fitted == {"evaluation.val": EpisodeNeed(3, 5, 11, "evaluation.val")}
     assert "evaluation.val.n_query lowered from 15 to 11" in caplog.text
-    assert min_clips_to_keep([val], lowered) == 16
+    assert "its 3rd largest class has 16 clips" in caplog.text
+    assert min_clips_to_keep([val], fitted) == 16
     assert fit_needs("val", counts, [EpisodeNeed(3, 5, 11, "evaluation.val")]) == {}
     train = EpisodeNeed(3, 5, 15, "sampler", adjustable=False)
-    with pytest.raises(ValueError, match=r"train split .*Set sampler.n_query=11,"):
+    with pytest.raises(ValueError, match=r"train split .*3rd largest.*set sampler.n_query=11 or"):
         fit_needs("train", counts, [train])
-    wide = EpisodeNeed(5, 1, 15, "evaluation.test[1]")
-    with pytest.raises(ValueError, match=r"test split has 4 classes.*evaluation.test\[1\].n_way=4"):
+    wide = EpisodeNeed(5, 1, 15, "evaluation.test.1")
+    with pytest.raises(ValueError, match=r"test split has 4 cl.*set evaluation.test.1.n_way=4 or"):
         fit_needs("test", counts, [wide])
     few = EpisodeNeed(2, 16, 1, "sampler", adjustable=False)
-    with pytest.raises(ValueError, match=r"Set sampler.n_shot=15,"):
+    with pytest.raises(ValueError, match=r"2nd largest .*set sampler.n_shot=15 or"):
         fit_needs("train", counts, [few])
+
+
+def test_fitting_n_way_lowers_it_to_the_classes_that_hold_enough_clips(caplog):
+    counts = Counter({"a": 16, "b": 16, "c": 12, "d": 3})
+    wide = EpisodeNeed(5, 5, 15, "evaluation.test.0")
+    with caplog.at_level(logging.WARNING):
+        fitted = fit_needs("test", counts, [wide], fit_n_way=True)
+    # 3 classes hold more than 5 clips; the 3rd largest has 12: 5 shots + 7 queries.
+    assert fitted == {"evaluation.test.0": EpisodeNeed(3, 5, 7, "evaluation.test.0")}
+    assert "evaluation.test.0.n_way lowered from 5 to 3" in caplog.text
+    train = EpisodeNeed(4, 5, 10, "sampler", adjustable=False)
+    assert fit_needs("train", counts, [train], fit_n_way=True)["sampler"].n_way == 2
+    single = Counter({"a": 30, "b": 3})  # one class only holds an episode's clips
+    advice = "set sampler.n_way=2 sampler.n_shot=2 sampler.n_query=1 or"
+    with pytest.raises(ValueError, match=advice):
+        fit_needs("train", single, [train], fit_n_way=True)
+
+
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (12, "12th"), (13, "13th"),
+     (21, "21st"), (22, "22nd"), (23, "23rd"), (101, "101st"), (111, "111th"), (112, "112th")],
+)  # fmt: skip
+def test_ordinals(n, expected):
+    assert ordinal(n) == expected

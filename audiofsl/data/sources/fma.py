@@ -86,7 +86,7 @@ class FMADataModule(AudioDataModule):
             if isinstance(kwargs.get("train_sampler"), EpisodeSpec):
                 raise ValueError(
                     "data.labelled=false gives unlabelled clips (each its own class), from which "
-                    "no episode can be drawn; train with mini-batches (sampler=batch)."
+                    "no episode can be drawn; train with mini-batches: set sampler=batch"
                 )
             if kwargs.get("split") is not None:
                 log.info("data.labelled=false: every clip is a training clip; data.split unused")
