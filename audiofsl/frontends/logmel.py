@@ -10,25 +10,31 @@ from audiofsl.frontends.mel import MelSpectrogram
 
 
 def power_to_db(
-    spectrogram: Tensor, power: float = 2.0, amin: float = 1e-10, top_db: float | None = None
+    spectrogram: Tensor,
+    power: float = 2.0,
+    amin: float = 1e-10,
+    top_db: float | None = None,
+    log_floor: str = "clamp",
 ) -> Tensor:
     """Converts a magnitude/power spectrogram to decibels, per example.
 
     ``db = 20 / power * log10(max(S, amin))`` so that ``power=2`` (power spectrogram) and
-    ``power=1`` (magnitude) give the same decibel scale. With ``top_db`` each spectrogram is
+    ``power=1`` (magnitude) give the same decibel scale; ``log_floor="add"`` gives
+    ``20 / power * log10(S + amin)`` instead. With ``top_db`` each spectrogram is
     clamped from below at its own ``max - top_db`` (librosa's ``power_to_db`` behaviour), so
     one loud example never changes another one in the batch.
 
     Args:
         spectrogram: ``[..., F, L]`` non-negative spectrogram.
         power: Exponent the magnitude was raised to.
-        amin: Floor applied before the logarithm.
+        amin: Floor applied before the logarithm (or offset added, see ``log_floor``).
         top_db: Dynamic range kept per spectrogram in dB, or None for no clamp.
+        log_floor: ``"clamp"`` (``max(S, amin)``) or ``"add"`` (``S + amin``).
 
     Returns:
         ``[..., F, L]`` spectrogram in dB.
     """
-    db = (20.0 / power) * torch.log10(spectrogram.clamp_min(amin))
+    db = (20.0 / power) * torch.log10(_floored(spectrogram, amin, log_floor))
     if top_db is not None:
         peak = db.amax(dim=(-2, -1), keepdim=True)
         db = torch.maximum(db, peak - top_db)
@@ -36,6 +42,28 @@ def power_to_db(
 
 
 LOG_SCALES = ("db", "log")
+LOG_FLOORS = ("clamp", "add")
+
+
+def _floored(spectrogram: Tensor, amin: float, log_floor: str) -> Tensor:
+    if log_floor not in LOG_FLOORS:
+        raise ValueError(f"log_floor={log_floor!r} is not supported; choose one of {LOG_FLOORS}.")
+    return spectrogram.clamp_min(amin) if log_floor == "clamp" else spectrogram + amin
+
+
+def standardize_waveform(waveform: Tensor) -> Tensor:
+    """Each row shifted to zero mean and scaled to unit (population) standard deviation.
+
+    A silent row (standard deviation 0) is only centred.
+
+    Args:
+        waveform: ``[B, T]`` float waveform.
+
+    Returns:
+        ``[B, T]`` standardised waveform.
+    """
+    std, mean = torch.std_mean(waveform, dim=-1, correction=0, keepdim=True)
+    return (waveform - mean) / torch.where(std > 0, std, torch.ones_like(std))
 
 
 class LogMel(Frontend):
@@ -55,6 +83,15 @@ class LogMel(Frontend):
     10 ms hop, 64 bins over 60-7800 Hz, magnitude, ``log(max(mel, 1e-5))``
     (``conf/frontend/cola_logmel.yaml``).
 
+    MetaAudio's preprocessing, which the prototypical contrastive learning reference
+    (Sgouropoulos et al., 2025) trains on, standardises each clip's waveform and takes
+    ``10 log10(mel + 2.22e-16)``: ``standardize_waveform=True, amin=2.220446049250313e-16,
+    log_floor="add"`` reproduce it (``tests/test_reference_parity.py``). The floor matters on
+    clips with digital silence (many ESC-50 clips end in it): those frames sit at -156.5 dB
+    there, at -100 dB with the default ``amin=1e-10`` clamp. The reference's on-the-fly path
+    (torchaudio's ``MelSpectrogram``) is ``mel_scale="htk", mel_norm=None, pad_mode="reflect",
+    amin=1.1920929e-07, log_floor="add"``.
+
     Args:
         sample_rate: Sample rate of the input waveform in Hz.
         n_fft: FFT size (and window length unless ``win_length`` is given).
@@ -71,6 +108,13 @@ class LogMel(Frontend):
             (``log(max(mel, amin))``, natural log).
         mel_scale: ``"slaney"`` or ``"htk"`` mel scale of the filterbank.
         mel_norm: ``"slaney"`` (area normalisation) or None (triangles of peak 1).
+        pad_mode: Padding of the centred frames: ``"constant"`` (zeros; clips of any length)
+            or ``"reflect"`` (torchaudio's default; needs ``T > n_fft // 2``).
+        log_floor: ``"clamp"`` (``log(max(mel, amin))``, librosa's ``power_to_db``) or
+            ``"add"`` (``log(mel + amin)``, MetaAudio's preprocessing).
+        standardize_waveform: Scale each waveform (each row of the batch: the whole clip of a
+            fixed-length set, each window of long clips) to zero mean and unit standard
+            deviation before the STFT, as MetaAudio's preprocessing does per clip.
     """
 
     def __init__(
@@ -89,6 +133,9 @@ class LogMel(Frontend):
         scale: str = "db",
         mel_scale: str = "slaney",
         mel_norm: str | None = "slaney",
+        pad_mode: str = "constant",
+        log_floor: str = "clamp",
+        standardize_waveform: bool = False,
     ) -> None:
         super().__init__(normalization)
         _check_positive(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length)
@@ -99,11 +146,17 @@ class LogMel(Frontend):
             raise ValueError(f"scale={scale!r} is not supported; choose one of {LOG_SCALES}.")
         if scale == "log" and top_db is not None:
             raise ValueError("top_db is a decibel range; use it with scale='db' only.")
+        if log_floor not in LOG_FLOORS:
+            raise ValueError(
+                f"log_floor={log_floor!r} is not supported; choose one of {LOG_FLOORS}."
+            )
         self.sample_rate = sample_rate
         self.scale = scale
         self.power = power
         self.top_db = top_db
         self.amin = amin
+        self.log_floor = log_floor
+        self.standardize_waveform = standardize_waveform
         self.n_features = n_mels
         self.out_channels = 1
         self.mel = MelSpectrogram(
@@ -117,6 +170,7 @@ class LogMel(Frontend):
             power=power,
             mel_scale=mel_scale,
             mel_norm=mel_norm,
+            pad_mode=pad_mode,
         )
 
     def compute_features(self, waveform: Tensor) -> Tensor:
@@ -130,10 +184,15 @@ class LogMel(Frontend):
             natural log with ``scale="log"``).
         """
         with torch.autocast(device_type=waveform.device.type, enabled=False):
-            mel = self.mel(waveform.float())
+            waveform = waveform.float()
+            if self.standardize_waveform:
+                waveform = standardize_waveform(waveform)
+            mel = self.mel(waveform)
             if self.scale == "log":
-                return torch.log(mel.clamp_min(self.amin)).unsqueeze(1)
-            db = power_to_db(mel, power=self.power, amin=self.amin, top_db=self.top_db)
+                return torch.log(_floored(mel, self.amin, self.log_floor)).unsqueeze(1)
+            db = power_to_db(
+                mel, self.power, self.amin, top_db=self.top_db, log_floor=self.log_floor
+            )
         return db.unsqueeze(1)
 
 

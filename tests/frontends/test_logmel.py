@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from audiofsl.frontends import MFCC, LogMel, power_to_db
+from audiofsl.frontends.logmel import LOG_FLOORS
 
 SR = 16000
 
@@ -100,3 +101,61 @@ def test_rejects_bad_settings(kwargs):
 def test_mfcc_rejects_too_many_coefficients():
     with pytest.raises(ValueError, match="n_mfcc"):
         MFCC(n_mfcc=200, n_mels=128)
+
+
+def test_power_to_db_log_floor_add_offsets_instead_of_clamping():
+    spec = torch.tensor([[[0.0, 1e-10], [1.0, 100.0]]], dtype=torch.float64)
+    db = power_to_db(spec, power=2.0, amin=1e-10, log_floor="add")
+    expected = 10 * torch.log10(spec + 1e-10)
+    torch.testing.assert_close(db, expected)
+    assert db[0, 0, 1] == pytest.approx(-100.0 + 10 * math.log10(2.0))  # clamp: -100
+
+
+@pytest.mark.parametrize("scale", ["db", "log"])
+def test_log_floor_add_is_log_of_mel_plus_amin(scale):
+    torch.manual_seed(3)
+    waves = 0.1 * torch.randn(2, 4000)
+    waves[:, 2000:] = 0.0  # digital silence: the floor decides these frames
+    amin = 2.220446049250313e-16
+    frontend = LogMel(amin=amin, log_floor="add", scale=scale)
+    mel = frontend.mel(waves).double()
+    expected = 10 * torch.log10(mel + amin) if scale == "db" else torch.log(mel + amin)
+    torch.testing.assert_close(frontend(waves)[:, 0].double(), expected, rtol=1e-5, atol=1e-4)
+    # bins near the floor tell the two apart (by up to log(2), 3 dB, at mel = amin)
+    added, clamped = (LogMel(amin=1.0, log_floor=f, scale=scale)(waves) for f in LOG_FLOORS)
+    assert (added - clamped).abs().max() > 0.1
+
+
+def test_standardize_waveform_removes_gain_and_offset_per_example():
+    torch.manual_seed(4)
+    waves = torch.randn(3, 5000)
+    scaled = waves * torch.tensor([[0.01], [1.0], [30.0]]) + torch.tensor([[0.5], [0.0], [-2.0]])
+    frontend = LogMel(standardize_waveform=True)
+    out = frontend(scaled)
+    std, mean = torch.std_mean(waves, dim=-1, correction=0, keepdim=True)
+    torch.testing.assert_close(out, LogMel()((waves - mean) / std), rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(out, frontend(waves), rtol=1e-4, atol=1e-3)
+    silent = frontend(torch.zeros(1, 5000))
+    assert torch.isfinite(silent).all()
+
+
+def test_reflect_padding_htk_and_added_floor_match_torchaudio():
+    torchaudio = pytest.importorskip("torchaudio")
+    torch.manual_seed(5)
+    waves = torch.randn(2, 8000)
+    eps = float(torch.finfo(torch.float32).eps)
+    transform = torchaudio.transforms.MelSpectrogram(
+        sample_rate=SR, n_fft=1024, hop_length=512, n_mels=128, power=2.0
+    )
+    expected = 10 * torch.log10(transform(waves) + eps)
+    frontend = LogMel(mel_scale="htk", mel_norm=None, pad_mode="reflect", amin=eps, log_floor="add")
+    torch.testing.assert_close(frontend(waves)[:, 0], expected, rtol=1e-5, atol=1e-3)
+    edges = LogMel(mel_scale="htk", mel_norm=None, amin=eps, log_floor="add")(waves)[:, 0]
+    assert (edges[..., 0] - expected[..., 0]).abs().max() > 0.1  # zero padding differs
+
+
+def test_rejects_unknown_log_floor():
+    with pytest.raises(ValueError, match="log_floor"):
+        LogMel(log_floor="offset")
+    with pytest.raises(ValueError, match="log_floor"):
+        power_to_db(torch.ones(1, 1, 1), log_floor="offset")
