@@ -167,7 +167,10 @@ def test_every_config_composes_into_objects(compose_config, overrides):
         cfg.method.n_classes = 5
     method = build_method(cfg)
     window = round(cfg.data.loader.clip_seconds * cfg.data.loader.sample_rate)  # the run's window
-    features = method.frontend(torch.randn(2, window))
+    audio = torch.randn(2, window)
+    if method.frontend.normalization.needs_fitting:  # global statistics, fitted at fit start
+        method.frontend.fit_normalization([audio])
+    features = method.frontend(audio)
     assert method.embed(features).shape == (2, method.encoder.out_dim)
     stored = method.run_config
     assert stored["encoder"]["in_channels"] == method.frontend.out_channels  # sized from it

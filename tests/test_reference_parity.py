@@ -15,11 +15,12 @@ Parity settings of audiofsl's parts (tolerances are stated where they are used):
   ``mel_scale="htk", mel_norm=None, pad_mode="reflect", amin=1.19e-7``;
 - normalisation: ``FeatureNormalization("global")``, fitted (MetaAudio's statistics) or
   loaded with the reference's stored ESC-50 mean and std;
-- encoders: ``Conv4(pool=3)`` and ``CRNN(rnn_type="rnn", pool=3, pooling="last")`` with weights
+- encoders: ``Conv4(pool=3, output_block={"out_dim": 64, "dropout": 0.3})`` (the reference's
+  CNN) and ``CRNN(rnn_type="rnn", pool=3, pooling="last", residual=True, output_block=...)``
+  (its Hybrid: a skip connection around the RNN, then Dropout-BatchNorm1d-Linear), with weights
   mapped by :func:`reference_encoder_state` (``encoder=crnn encoder.rnn_type=rnn
-  encoder.pool=3 encoder.pooling=last``); the reference's encoders end in a skip connection
-  (Hybrid) and a Dropout-BatchNorm1d-Linear block that audiofsl's encoders lack: the tests of
-  the full embeddings are strict xfails, and pass the day those parts exist;
+  encoder.pool=3 encoder.pooling=last encoder.residual=true
+  'encoder.output_block={out_dim: 64, dropout: 0.3}'``, as ``+experiment=esc50_cpl_reference``);
 - losses: ``PrototypeHead("euclidean") + PrototypicalLoss`` and
   ``PrototypicalContrastiveLoss(reference_scaling=True)`` with the recorded candidate draw.
 """
@@ -122,7 +123,8 @@ def reference_encoder_state(
     running_var, num_batches_tracked}`` (BatchNorm2d)
     ``seq_layers.{weight_ih_l0, weight_hh_l0, bias_ih_l0,   ``rnn.*`` (Hybrid only)
     bias_hh_l0}`` (nn.RNN/GRU/LSTM)
-    ``logits.1.*`` (BatchNorm1d), ``logits.2.*`` (Linear)   none: returned as unmapped
+    ``logits.1.*`` (BatchNorm1d), ``logits.2.*`` (Linear)   ``output_block.1.*``,
+                                                            ``output_block.2.*``
     ======================================================  ===================================
 
     audiofsl's convolutions have no bias because a BatchNorm follows: a bias ``b`` only
@@ -131,7 +133,8 @@ def reference_encoder_state(
     before the ReLU; the two commute). The recurrent input is the ``[C * F']`` column of each
     time step; the reference flattens it frequency-major, audiofsl channel-major, which is
     the same when ``F' = 1`` (128 mel bins and four 3 x 3 pools), the only case the reference
-    supports (its RNN input size is fixed at 64).
+    supports (its RNN input size is fixed at 64). ``logits.0`` is the Dropout (no weights);
+    audiofsl's :class:`~audiofsl.encoders.conv_blocks.OutputBlock` numbers its modules alike.
 
     Returns:
         The audiofsl state dict and the reference keys left unmapped.
@@ -147,6 +150,8 @@ def reference_encoder_state(
             mapped[f"stack.blocks.{match[1]}.{match[2]}.{match[3]}"] = value
         elif key.startswith("seq_layers."):
             mapped["rnn." + key.removeprefix("seq_layers.")] = value
+        elif key.startswith(("logits.1.", "logits.2.")):
+            mapped["output_block." + key.removeprefix("logits.")] = value
         else:
             unmapped.append(key)
     for block, bias in biases.items():
@@ -161,12 +166,16 @@ def reference_weights(entries: list) -> dict[str, torch.Tensor]:
     return {key: torch.from_numpy(value) for key, value in weights.items()}
 
 
-def load_encoder(encoder: torch.nn.Module, entries: list, conv_only: bool = False) -> list[str]:
-    """Loads the fixed weights through the mapping; returns the unmapped reference keys."""
+def load_encoder(
+    encoder: torch.nn.Module, entries: list, parts: tuple[str, ...] | None = None
+) -> list[str]:
+    """Loads the fixed weights through the mapping, only the audiofsl keys starting with one of
+    ``parts`` when given; returns the keys not loaded (unmapped reference keys, then the
+    mapped keys outside ``parts``)."""
     mapped, unmapped = reference_encoder_state(reference_weights(entries))
-    if conv_only:
-        unmapped += [k for k in mapped if not k.startswith("stack.")]
-        mapped = {k: v for k, v in mapped.items() if k.startswith("stack.")}
+    if parts is not None:
+        unmapped += [k for k in mapped if not k.startswith(parts)]
+        mapped = {k: v for k, v in mapped.items() if k.startswith(parts)}
     missing, unexpected = encoder.load_state_dict(mapped, strict=False)
     # num_batches_tracked is not recorded (integer); everything else must map
     assert [k for k in missing if not k.endswith("num_batches_tracked")] == []
@@ -322,11 +331,26 @@ def encoder_input() -> torch.Tensor:
     return torch.from_numpy(inputs().fixed_feature_batch())
 
 
-def reference_conv4() -> Conv4:
-    return Conv4(in_channels=1, n_features=128, hidden_channels=64, n_blocks=4, pool=3)
+#: The reference's output block (models/main_modules.py: Dropout(p=0.3), BatchNorm1d, Linear to
+#: model_config's out_dim, 64).
+REFERENCE_OUTPUT_BLOCK = {"out_dim": 64, "dropout": 0.3}
 
 
-def reference_crnn() -> CRNN:
+def reference_conv4(full: bool = False) -> Conv4:
+    """Conv4 with the reference's 3 x 3 pooling; ``full``: with its output block (its CNN)."""
+    return Conv4(
+        in_channels=1,
+        n_features=128,
+        hidden_channels=64,
+        n_blocks=4,
+        pool=3,
+        output_block=REFERENCE_OUTPUT_BLOCK if full else None,
+    )
+
+
+def reference_crnn(residual: bool = False, output_block: bool = False) -> CRNN:
+    """CRNN as the reference's Hybrid up to its RNN; with ``residual`` and ``output_block``, the
+    whole Hybrid."""
     return CRNN(
         in_channels=1,
         n_features=128,
@@ -336,6 +360,8 @@ def reference_crnn() -> CRNN:
         rnn_hidden=64,
         pool=3,
         pooling="last",
+        residual=residual,
+        output_block=REFERENCE_OUTPUT_BLOCK if output_block else None,
     )
 
 
@@ -344,8 +370,8 @@ def test_conv_blocks_reproduce_the_references_feature_map(name):
     """eval (running statistics, conv bias folded) and train mode (batch statistics)."""
     recorded = fixture("encoders")[name]
     encoder = reference_conv4()
-    unmapped = load_encoder(encoder, recorded["state_dict"], conv_only=True)
-    assert all(key.startswith(("logits.", "rnn.")) for key in unmapped)
+    skipped = load_encoder(encoder, recorded["state_dict"], parts=("stack.",))
+    assert skipped and all(key.startswith(("output_block.", "rnn.")) for key in skipped)
     with torch.no_grad():
         encoder.eval()
         eval_map = encoder(encoder_input())
@@ -355,18 +381,24 @@ def test_conv_blocks_reproduce_the_references_feature_map(name):
     assert_close_to_scale(train_map, recorded["conv_map_train"], ENCODER_REL_TOL)
 
 
-def test_crnn_reproduces_the_references_recurrent_output():
-    """Hybrid's RNN output at the last step (F' = 1, L' = 1 for 128 x 157 inputs)."""
+@pytest.mark.parametrize(
+    ("residual", "figure"), [(False, "rnn_last"), (True, "pre_logits")], ids=["rnn", "residual"]
+)
+def test_crnn_reproduces_the_references_recurrent_output(residual, figure):
+    """Hybrid's RNN output at the last step (F' = 1, L' = 1 for 128 x 157 inputs); with the
+    skip connection, the vector its output block receives."""
     recorded = fixture("encoders")["hybrid"]
-    encoder = reference_crnn()
-    unmapped = load_encoder(encoder, recorded["state_dict"])
-    assert sorted(unmapped) == sorted(
-        k for k, _ in recorded["state_dict"] if k.startswith("logits.")
+    encoder = reference_crnn(residual=residual)
+    skipped = load_encoder(encoder, recorded["state_dict"], parts=("stack.", "rnn."))
+    assert sorted(skipped) == sorted(
+        k.replace("logits.", "output_block.")
+        for k, _ in recorded["state_dict"]
+        if k.startswith("logits.")
     )
     encoder.eval()
     with torch.no_grad():
         output = encoder(encoder_input())
-    assert_close_to_scale(output, recorded["rnn_last"], ENCODER_REL_TOL)
+    assert_close_to_scale(output, recorded[figure], ENCODER_REL_TOL)
 
 
 def test_reference_hybrid_adds_its_rnn_input_to_the_output():
@@ -377,35 +409,18 @@ def test_reference_hybrid_adds_its_rnn_input_to_the_output():
     assert_close_to_scale(skip, recorded["pre_logits"], ENCODER_REL_TOL)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="audiofsl's CRNN has no skip connection (RNN input + output) and no "
-    "Dropout(0.3)-BatchNorm1d(64)-Linear(64, 64) output block as the reference's Hybrid",
-)
-def test_crnn_reproduces_the_references_hybrid_embedding():
-    recorded = fixture("encoders")["hybrid"]
-    encoder = reference_crnn()
-    load_encoder(encoder, recorded["state_dict"])
+@pytest.mark.parametrize("name", ["hybrid", "cnn"])
+def test_encoders_reproduce_the_references_embeddings(name):
+    """The reference's whole encoders, every weight mapped: ``CRNN(residual=True,
+    output_block=...)`` as its Hybrid, ``Conv4(output_block=...)`` as its CNN (eval mode:
+    dropout off, the BatchNorm1d's running statistics)."""
+    recorded = fixture("encoders")[name]
+    encoder = reference_crnn(True, True) if name == "hybrid" else reference_conv4(full=True)
+    assert load_encoder(encoder, recorded["state_dict"]) == []
     encoder.eval()
     with torch.no_grad():
         embedding = encoder(encoder_input())
-    assert_close_to_scale(embedding, recorded["embedding"], ENCODER_REL_TOL)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="audiofsl's Conv4 has no Dropout(0.3)-BatchNorm1d-Linear output block as the "
-    "reference's CNN (flatten of C x F' x L', fixed input length)",
-)
-def test_conv4_reproduces_the_references_cnn_embedding():
-    recorded = fixture("encoders")["cnn"]
-    encoder = reference_conv4()
-    load_encoder(encoder, recorded["state_dict"])
-    encoder.eval()
-    with torch.no_grad():
-        embedding = encoder(encoder_input())
+    assert encoder.out_dim == recorded["config"]["out_dim"]
     assert_close_to_scale(embedding, recorded["embedding"], ENCODER_REL_TOL)
 
 

@@ -1,7 +1,7 @@
 """Encoders: features ``[B, C, F, L]`` -> embeddings ``[B, D]``."""
 
 from audiofsl.encoders.conv4 import Conv4
-from audiofsl.encoders.conv_blocks import ConvStack, conv_block
+from audiofsl.encoders.conv_blocks import ConvStack, OutputBlock, OutputBlockSettings, conv_block
 from audiofsl.encoders.crnn import CRNN
 from audiofsl.encoders.efficientnet import EfficientNetB0
 from audiofsl.encoders.resnet import ResNet1D18, ResNet18
@@ -12,6 +12,8 @@ __all__ = [
     "Conv4",
     "ConvStack",
     "EfficientNetB0",
+    "OutputBlock",
+    "OutputBlockSettings",
     "PonsVGG",
     "ResNet18",
     "ResNet1D18",

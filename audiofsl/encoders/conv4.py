@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from torch import Tensor, nn
 
-from audiofsl.encoders.conv_blocks import ConvStack
+from audiofsl.encoders.conv_blocks import ConvStack, OutputBlockSettings, build_output_block
 
 CONV4_POOLING = ("time_mean", "global_mean")
 
@@ -18,6 +20,12 @@ class Conv4(nn.Module):
     (``out_dim = hidden_channels * F'``), keeping the spectral
     layout; ``"global_mean"`` averages over frequency and time (``out_dim = hidden_channels``).
 
+    An optional output block (``output_block``, off by default) ends the encoder as MetaAudio's
+    "CNN" does: Dropout -> BatchNorm1d -> Linear on the pooled embedding, then
+    ``out_dim = output_block.out_dim``. MetaAudio flattens the whole ``C x F' x L'`` map of a
+    fixed input length instead of pooling; with ``pool=3`` on 128 bins x 157 frames
+    (``F' = L' = 1``) that is the same 64 values as ``"time_mean"``.
+
     Args:
         in_channels: Channels of the input features (frontend ``out_channels``).
         n_features: Frequency bins of the input (frontend ``n_features``).
@@ -25,6 +33,9 @@ class Conv4(nn.Module):
         n_blocks: Number of conv blocks.
         pooling: ``"time_mean"`` or ``"global_mean"``.
         pool: max-pool size of each block over (frequency, time), e.g. ``[3, 3]`` as MetaAudio.
+        output_block: None (default: the pooled embedding is the output), or
+            :class:`~audiofsl.encoders.conv_blocks.OutputBlockSettings` or a mapping of them,
+            e.g. ``{"out_dim": 64, "dropout": 0.3}`` as MetaAudio.
     """
 
     def __init__(
@@ -35,6 +46,7 @@ class Conv4(nn.Module):
         n_blocks: int = 4,
         pooling: str = "time_mean",
         pool: int | tuple[int, int] | list[int] = 2,
+        output_block: OutputBlockSettings | Mapping | None = None,
     ) -> None:
         super().__init__()
         if pooling not in CONV4_POOLING:
@@ -46,9 +58,11 @@ class Conv4(nn.Module):
         #: Channels of :meth:`forward_features` (e.g. a relation module's input).
         self.feature_channels = hidden_channels
         if pooling == "time_mean":
-            self.out_dim = hidden_channels * self.stack.out_features
+            pooled_dim = hidden_channels * self.stack.out_features
         else:
-            self.out_dim = hidden_channels
+            pooled_dim = hidden_channels
+        self.output_block = build_output_block(pooled_dim, output_block)
+        self.out_dim = self.output_block.out_dim if self.output_block else pooled_dim
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Convolutional feature map.
@@ -72,5 +86,7 @@ class Conv4(nn.Module):
         """
         feature_map = self.forward_features(x)
         if self.pooling == "time_mean":
-            return feature_map.mean(dim=-1).flatten(1)
-        return feature_map.mean(dim=(-2, -1))
+            embedding = feature_map.mean(dim=-1).flatten(1)
+        else:
+            embedding = feature_map.mean(dim=(-2, -1))
+        return embedding if self.output_block is None else self.output_block(embedding)

@@ -1,7 +1,9 @@
-"""Convolutional blocks shared by the Conv4 and CRNN encoders."""
+"""Parts shared by the Conv4 and CRNN encoders: convolutional blocks and the output block."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from itertools import pairwise
 
 import torch
@@ -112,3 +114,89 @@ class ConvStack(nn.Module):
                 "blocks."
             )
         return self.blocks(x.contiguous(memory_format=torch.channels_last))
+
+
+@dataclass(frozen=True)
+class OutputBlockSettings:
+    """Settings of an encoder's optional :class:`OutputBlock` (``output_block`` in the encoder's
+    config: a mapping with these keys, or null for no block).
+
+    Args:
+        out_dim: Size of the embedding after the block (the Linear layer's output).
+        dropout: Dropout probability on the pooled embedding, in ``[0, 1)``.
+    """
+
+    out_dim: int
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.out_dim, bool) or not isinstance(self.out_dim, int) or self.out_dim < 1:
+            raise ValueError(
+                f"encoder output_block.out_dim must be a positive integer, got {self.out_dim!r}."
+            )
+        number = isinstance(self.dropout, int | float) and not isinstance(self.dropout, bool)
+        if not number or not 0 <= self.dropout < 1:
+            raise ValueError(
+                f"encoder output_block.dropout must be in [0, 1), got {self.dropout!r}."
+            )
+
+    @classmethod
+    def of(cls, value: OutputBlockSettings | Mapping | None) -> OutputBlockSettings | None:
+        """The settings from a mapping (as a config gives them), the settings, or None."""
+        if value is None or isinstance(value, cls):
+            return value
+        if not isinstance(value, Mapping):
+            raise ValueError(
+                f"encoder output_block must be null or a mapping such as "
+                f"{{out_dim: 64, dropout: 0.3}}, got {value!r}."
+            )
+        names = {field.name for field in fields(cls)}
+        unknown = sorted(set(value) - names)
+        if unknown or "out_dim" not in value:
+            raise ValueError(
+                f"encoder output_block={dict(value)!r} needs out_dim and may set dropout "
+                f"(unknown keys: {unknown or 'none'})."
+            )
+        return cls(**value)
+
+
+class OutputBlock(nn.Sequential):
+    """Dropout, BatchNorm1d, Linear on a pooled embedding: the end of MetaAudio's encoders
+    (Heggan et al., 2022; their ``logits`` block), which the prototypical contrastive learning
+    reference (Sgouropoulos et al., 2025) trains with ``dropout=0.3``.
+
+    Its modules are numbered as the reference's (``0`` Dropout, ``1`` BatchNorm1d, ``2``
+    Linear), so state dict keys map one to one. In training mode the BatchNorm normalises over
+    the batch and needs more than one row.
+
+    Args:
+        in_dim: Size ``D`` of the pooled embedding.
+        out_dim: Size of the output embedding.
+        dropout: Dropout probability.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, dropout: float = 0.0) -> None:
+        super().__init__(nn.Dropout(dropout), nn.BatchNorm1d(in_dim), nn.Linear(in_dim, out_dim))
+        self.out_dim = out_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Maps ``[B, in_dim]`` embeddings to ``[B, out_dim]``."""
+        return super().forward(x)
+
+
+def build_output_block(
+    in_dim: int, settings: OutputBlockSettings | Mapping | None
+) -> OutputBlock | None:
+    """The :class:`OutputBlock` of ``settings`` on ``in_dim`` features, or None for no block.
+
+    Args:
+        in_dim: Size of the pooled embedding.
+        settings: :class:`OutputBlockSettings`, a mapping of its fields, or None.
+
+    Returns:
+        Module mapping ``[B, in_dim]`` to ``[B, settings.out_dim]``, or None.
+    """
+    settings = OutputBlockSettings.of(settings)
+    if settings is None:
+        return None
+    return OutputBlock(in_dim, settings.out_dim, settings.dropout)

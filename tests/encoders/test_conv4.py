@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from audiofsl.encoders import Conv4
+from audiofsl.encoders import Conv4, OutputBlockSettings
 
 
 def test_defaults_follow_metaaudio_log_mel():
@@ -86,3 +86,48 @@ def test_pool_size_per_axis_reproduces_metaaudio_shapes():
         Conv4(n_features=64, pool=[3, 3])
     with pytest.raises(ValueError, match="pool"):
         Conv4(n_features=64, pool=[0, 2])
+
+
+@pytest.mark.parametrize(("pooling", "pooled_dim"), [("time_mean", 16 * 2), ("global_mean", 16)])
+def test_output_block_ends_the_embedding(pooling, pooled_dim):
+    torch.manual_seed(3)
+    encoder = Conv4(
+        n_features=40,
+        hidden_channels=16,
+        pooling=pooling,
+        output_block={"out_dim": 7, "dropout": 0.3},
+    )
+    plain = Conv4(n_features=40, hidden_channels=16, pooling=pooling)
+    plain.load_state_dict(encoder.state_dict(), strict=False)  # the same conv blocks
+    dropout, norm, linear = encoder.output_block
+    assert (dropout.p, norm.num_features, linear.in_features) == (0.3, pooled_dim, pooled_dim)
+    assert encoder.out_dim == linear.out_features == 7 and plain.out_dim == pooled_dim
+    norm.running_mean.uniform_(-0.5, 0.5)
+    norm.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(4, 1, 40, 37)
+    encoder.eval()
+    plain.eval()
+    # eval: dropout is the identity and BatchNorm1d uses its running statistics
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    expected = ((plain(x) - norm.running_mean) * scale + norm.bias) @ linear.weight.T + linear.bias
+    torch.testing.assert_close(encoder(x), expected)
+    encoder.train()
+    out = encoder(x)
+    assert out.shape == (4, 7)
+    out.pow(2).sum().backward()
+    for name, parameter in encoder.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+def test_output_block_is_off_by_default_and_checked():
+    encoder = Conv4(n_features=40, hidden_channels=16)
+    assert encoder.output_block is None and encoder.out_dim == 16 * 2
+    assert not any(key.startswith("output_block") for key in encoder.state_dict())
+    settings = OutputBlockSettings(out_dim=8)  # the settings object works as the mapping does
+    assert Conv4(n_features=40, output_block=settings).output_block[0].p == 0.0
+    with pytest.raises(ValueError, match=r"output_block.out_dim must be a positive integer"):
+        Conv4(output_block={"out_dim": -1})
+    with pytest.raises(ValueError, match=r"output_block.dropout must be in \[0, 1\)"):
+        Conv4(output_block={"out_dim": 8, "dropout": -0.1})
+    with pytest.raises(ValueError, match=r"needs out_dim .*unknown keys: \['dim'\]"):
+        Conv4(output_block={"dim": 8})

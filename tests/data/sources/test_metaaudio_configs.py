@@ -14,6 +14,9 @@ from audiofsl.data.sources.esc50 import ESC50DataModule
 from audiofsl.data.sources.fsdkaggle18 import FSDKaggle18DataModule
 from audiofsl.data.sources.nsynth import NSynthDataModule
 from audiofsl.data.sources.voxceleb1 import VoxCeleb1DataModule
+from audiofsl.encoders import CRNN
+from audiofsl.losses import PrototypicalContrastiveLoss, PrototypicalLoss
+from audiofsl.losses.composite import as_composite
 from audiofsl.train import run_training
 
 SOURCES = {
@@ -51,6 +54,8 @@ EXPERIMENTS = [
     "esc50_attention",
     "esc50_relationnet",
 ]
+# The whole ProtoNet (+ CPL) recipe of the prototypical contrastive learning reference.
+REFERENCE_EXPERIMENTS = ["esc50_cpl_reference", "esc50_protonet_reference"]
 CONF = Path(__file__).resolve().parents[3] / "conf"
 TINY = [
     "sampler.n_way=2", "sampler.n_shot=1", "sampler.n_query=1",
@@ -61,7 +66,7 @@ TINY = [
 
 def test_every_dataset_has_its_overlays():
     names = {path.stem for path in (CONF / "experiment").glob("*.yaml")}
-    assert set(EXPERIMENTS) <= names
+    assert set(EXPERIMENTS) | set(REFERENCE_EXPERIMENTS) <= names
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
@@ -99,6 +104,49 @@ def test_overlays_compose_and_build_with_the_tuned_values(compose_config, tmp_pa
     if method == "apl":
         term = cfg.loss.terms.apl.loss
         assert (term.angle, term.prototypes_as_anchors) == apl
+
+
+@pytest.mark.parametrize("name", REFERENCE_EXPERIMENTS)
+def test_reference_overlays_build_the_references_recipe(compose_config, tmp_path, name):
+    cfg = compose_config("train", [f"+experiment={name}", f"data.root={tmp_path}"], tmp_path)
+    assert cfg.task_name == name and cfg.data.loader.clip_seconds == 5.0
+    sampler, val, (test,) = cfg.sampler, cfg.evaluation.val, cfg.evaluation.test
+    assert (sampler.n_way, sampler.n_shot, sampler.n_query, sampler.n_episodes) == (5, 5, 5, 100)
+    assert (val.n_way, val.n_shot, val.n_query, val.n_tasks) == (5, 5, 5, 100)
+    assert (test.n_way, test.n_shot, test.n_query, test.n_tasks) == (5, 5, 5, 2000)
+    assert cfg.trainer.max_epochs == 200
+    stopping = cfg.callbacks.early_stopping
+    assert (stopping.monitor, stopping.mode, stopping.patience) == ("val/acc", "max", 70)
+    model = build_method(cfg)
+    frontend = model.frontend
+    assert frontend.standardize_waveform and frontend.log_floor == "add"
+    assert frontend.amin == 2.220446049250313e-16 and frontend.normalization.mode == "global"
+    assert model.augmentation.n_views == 1
+    assert not model.augmentation.spectrogram_augmentations
+    assert not model.augmentation.waveform_augmentations
+    encoder = model.encoder
+    assert isinstance(encoder, CRNN) and type(encoder.rnn) is torch.nn.RNN
+    assert encoder.stack.pool == (3, 3) and encoder.stack.out_features == 1
+    assert (encoder.rnn.input_size, encoder.rnn.hidden_size, encoder.rnn.num_layers) == (64, 64, 1)
+    assert encoder.residual and encoder.pooling == "last" and encoder.n_directions == 1
+    dropout, norm, linear = encoder.output_block
+    assert (dropout.p, norm.num_features, linear.out_features, encoder.out_dim) == (0.3, 64, 64, 64)
+    assert model.head.distance == "euclidean"
+    optimizers = model.configure_optimizers()
+    optimizer, scheduler = optimizers["optimizer"], optimizers["lr_scheduler"]
+    scheduler = scheduler["scheduler"] if isinstance(scheduler, dict) else scheduler
+    assert isinstance(optimizer, torch.optim.Adam) and optimizer.defaults["lr"] == 3.8e-4
+    assert (dict(scheduler.milestones), scheduler.gamma) == ({20: 1, 40: 1, 60: 1}, 0.376)
+    terms = [type(loss) for loss in as_composite(model.loss).losses.values()]
+    if name == "esc50_protonet_reference":
+        assert terms == [PrototypicalLoss]
+        return
+    assert terms == [PrototypicalLoss, PrototypicalContrastiveLoss]
+    cpl, weights = model.loss.losses["cpl"], model.loss.weights
+    assert (weights["prototypical"], weights["cpl"]) == (1.0, 1.7235)
+    assert (cpl.n_candidates, cpl.temperature, cpl.reference_scaling) == (3, 6.0488, True)
+    layers = [m for m in cpl.projection.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in layers] == [(64, 128), (128, 256)]
 
 
 def _small_split(path: Path, train: list[str], val: list[str], test: list[str]) -> str:
@@ -167,21 +215,37 @@ def test_variable_length_sources_evaluate_every_window(compose_config, tmp_path,
     assert sorted(windows.values()) == [1, 1, 1, 3]
 
 
+# One short epoch of 1-shot episodes on a replica of 4 clips per class.
+ONE_EPOCH_1SHOT = [
+    "logger=csv", "trainer.max_epochs=1", "trainer.limit_train_batches=2",
+    "sampler.n_shot=1", "sampler.n_query=3",
+    "evaluation.val.n_shot=1", "evaluation.val.n_query=2", "evaluation.val.n_tasks=5",
+    "evaluation.test.0.n_shot=1", "evaluation.test.0.n_query=2", "evaluation.test.0.n_tasks=5",
+]  # fmt: skip
+
+
 @pytest.mark.slow
 def test_an_esc50_experiment_trains_and_tests_on_a_replica(compose_config, tmp_path):
     root = replicas.esc50(tmp_path / "data", clips_per_class=4)
-    overrides = [
-        "+experiment=esc50_cpl", f"data.root={root}", "logger=csv",
-        "trainer.max_epochs=1", "trainer.limit_train_batches=2",
-        "sampler.n_shot=1", "sampler.n_query=3", "encoder.hidden_channels=8",
-        "evaluation.val.n_shot=1", "evaluation.val.n_query=2", "evaluation.val.n_tasks=5",
-        "evaluation.test.0.n_shot=1", "evaluation.test.0.n_query=2", "evaluation.test.0.n_tasks=5",
-    ]  # fmt: skip
+    overrides = ["+experiment=esc50_cpl", f"data.root={root}", *ONE_EPOCH_1SHOT,
+                 "encoder.hidden_channels=8"]  # fmt: skip
     cfg = compose_config("train", overrides, tmp_path / "cache")
     metrics = run_training(cfg)
     assert 0.0 <= metrics["test/acc"] <= 1.0 and "val/acc" in metrics
     saved = (Path(cfg.paths.output_dir) / "config.yaml").read_text()
     assert "ESC50DataModule" in saved and "variant: baseline" in saved
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", REFERENCE_EXPERIMENTS)
+def test_a_reference_overlay_trains_and_tests_on_a_replica(compose_config, tmp_path, name):
+    root = replicas.esc50(tmp_path / "data", clips_per_class=4)
+    overrides = [f"+experiment={name}", f"data.root={root}", *ONE_EPOCH_1SHOT]
+    cfg = compose_config("train", overrides, tmp_path / "cache")
+    metrics = run_training(cfg)
+    assert 0.0 <= metrics["test/acc"] <= 1.0 and "val/acc" in metrics
+    saved = (Path(cfg.paths.output_dir) / "config.yaml").read_text()
+    assert "residual: true" in saved and "EarlyStopping" in saved
 
 
 def _six_class_copy(name: str, root: Path) -> tuple[Path, list[str]]:
