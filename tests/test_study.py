@@ -18,7 +18,15 @@ from test_entry_points import write_tone_folder
 
 from audiofsl.evaluation.knn import knn_scores, mfcc_statistics
 from audiofsl.evaluation.prototype_classifier import prototype_scores
-from audiofsl.study import StudyRun, episode_shape, plan, plot_accuracy, run_study, write_table
+from audiofsl.study import (
+    StudyRun,
+    episode_shape,
+    plan,
+    plot_accuracy,
+    render,
+    run_study,
+    write_table,
+)
 from audiofsl.train import run_training
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
@@ -121,6 +129,16 @@ def test_the_table_is_written_without_matplotlib(tmp_path, monkeypatch, caplog):
     assert plot_accuracy(rows, tmp_path / "few_data.png", "title") is None
     assert "matplotlib is not installed" in caplog.text
     assert table.read_text().splitlines()[1] == "knn,1,2,0.5,0.1"
+
+
+def test_a_cell_of_one_run_shows_no_interval():
+    rows = [
+        {"method": "knn", "n_per_class": 1, "runs": 1, "acc_mean": 0.5, "acc_ci95": float("nan")},
+        {"method": "knn", "n_per_class": 2, "runs": 3, "acc_mean": 0.625, "acc_ci95": 0.05},
+    ]
+    table = render(rows, [1, 2, 5], "title")
+    cells = [column._cells[0] for column in table.columns]
+    assert cells == ["knn", "50.0 ± n/a (1)", "62.5 ± 5.0 (3)", "—"]
 
 
 def read_rows(path: Path) -> dict:
