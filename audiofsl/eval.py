@@ -9,7 +9,8 @@ linear head and then the whole encoder on the run's data (see :func:`finetune_co
 measures the run's architecture as initialised, the baseline a learned representation beats.
 Each evaluation is added to ``RUN/eval_metrics.json`` under ``<mode>/<checkpoint>`` (e.g.
 ``probe/untrained``) with its checkpoint, settings and time; earlier ones are kept (see
-:mod:`audiofsl.measurements`).
+:mod:`audiofsl.measurements`). ``scorer.<name>=<value>`` changes how episodes are scored (the
+run's ``method.scorer``), e.g. SimpleShot's ``+scorer.transform=center_l2`` (Wang et al., 2019).
 
 Examples::
 
@@ -17,6 +18,7 @@ Examples::
     python -m audiofsl.eval run_dir=RUN 'episodes=[{n_shot: 1}, {n_shot: 5}]'
     python -m audiofsl.eval run_dir=RUN/checkpoints/last.ckpt 'episodes=[{n_tasks: 1000}]'
     python -m audiofsl.eval run_dir=RUN +data.root=/moved/audio
+    python -m audiofsl.eval run_dir=RUN +scorer.transform=center_l2
     python -m audiofsl.eval run_dir=RUN mode=probe
     python -m audiofsl.eval run_dir=RUN mode=probe checkpoint=untrained
     python -m audiofsl.eval run_dir=RUN mode=finetune finetune.epochs=20
@@ -69,6 +71,8 @@ def run_evaluation(cfg: DictConfig) -> dict:
     mode = cfg.get("mode", "episodes")
     if mode not in EVAL_MODES:
         raise ValueError(f"mode={mode!r}: choose one of {EVAL_MODES}.")
+    if cfg.get("scorer") and mode != "episodes":
+        raise ValueError(f"scorer changes apply to mode=episodes, not mode={mode}.")
     run_cfg, method, ckpt_path = load_run(cfg.run_dir, which=cfg.checkpoint)
     if mode == "probe":
         metrics = run_probe(cfg, run_cfg, method)
@@ -76,6 +80,14 @@ def run_evaluation(cfg: DictConfig) -> dict:
     if mode == "finetune":
         metrics = run_finetune(cfg, run_cfg, ckpt_path)
         return _write_metrics(cfg, ckpt_path, metrics)
+    if cfg.get("scorer"):
+        if method.test_by == "classifier":
+            raise ValueError(
+                "scorer changes apply to runs tested on few-shot episodes; this run is tested by "
+                "its classifier (method.test_by=classifier)."
+            )
+        method.scorer = changed_scorer(run_cfg, cfg.scorer)
+        log.info("scored with %r", method.scorer)
     settings = episode_settings(cfg.get("episodes"), method.evaluation.test_settings())
     tags = [s.tag for s in settings]
     if len(set(tags)) != len(tags):
@@ -107,6 +119,31 @@ def run_evaluation(cfg: DictConfig) -> dict:
         }
         log.info(format_result(result, "test", setting))
     return _write_metrics(cfg, ckpt_path, metrics, settings)
+
+
+def changed_scorer(run_cfg: DictConfig, changes: DictConfig) -> object:
+    """The run's scorer (``method.scorer`` of its configuration) with ``changes`` applied, e.g.
+    ``{transform: center_l2}``: SimpleShot's centred, L2-normalised embeddings.
+
+    Raises:
+        ValueError: naming the setting when the run's method has no configurable scorer or the
+            scorer does not take a changed setting.
+    """
+    stored = run_cfg.get("method", {}).get("scorer")
+    if stored is None:
+        raise ValueError(
+            f"scorer={OmegaConf.to_container(changes)}: the run's method "
+            f"({run_cfg.get('method', {}).get('_target_')}) has no scorer to change."
+        )
+    merged = OmegaConf.merge(stored, changes)
+    try:
+        return instantiate(merged)
+    except Exception as error:  # hydra wraps the scorer's own errors
+        cause = error.__cause__ or error
+        raise ValueError(
+            f"scorer={OmegaConf.to_container(changes)} cannot change the run's scorer "
+            f"({stored.get('_target_')}): {cause}"
+        ) from error
 
 
 def run_probe(cfg: DictConfig, run_cfg: DictConfig, method) -> dict:
@@ -227,7 +264,10 @@ def _write_metrics(
     }
     if cfg.get("data"):
         entry["data"] = OmegaConf.to_container(cfg.data, resolve=True)
-    key = measurement_key(mode, checkpoint, requested)
+    scorer = OmegaConf.to_container(cfg.scorer, resolve=True) if cfg.get("scorer") else None
+    if scorer:
+        entry["scorer"] = scorer
+    key = measurement_key(mode, checkpoint, requested, scorer)
     record_measurement(output, key, entry)
     log.info("metrics written to %s as %r", output, key)
     return metrics

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -50,10 +50,20 @@ EVAL_METRICS_FILE = "eval_metrics.json"
 LEGACY_KEY = "legacy"
 
 
-def measurement_key(mode: str, checkpoint: str, tags: Sequence[str] | None = None) -> str:
-    """``<mode>/<checkpoint>``, then ``/<tag>+<tag>...`` for requested episode settings."""
+def measurement_key(
+    mode: str,
+    checkpoint: str,
+    tags: Sequence[str] | None = None,
+    scorer: Mapping[str, object] | None = None,
+) -> str:
+    """``<mode>/<checkpoint>``, then ``/<tag>+<tag>...`` for requested episode settings, then
+    ``/<name>=<value>,...`` for changes to the run's scorer (e.g. ``transform=center_l2``)."""
     key = f"{mode}/{checkpoint}"
-    return f"{key}/{'+'.join(tags)}" if tags else key
+    if tags:
+        key = f"{key}/{'+'.join(tags)}"
+    if scorer:
+        key = f"{key}/{','.join(f'{name}={value}' for name, value in sorted(scorer.items()))}"
+    return key
 
 
 def read_measurements(path: str | os.PathLike) -> dict[str, dict]:

@@ -16,6 +16,7 @@ import pytest
 import soundfile as sf
 import torch
 from hydra import compose, initialize_config_dir
+from test_entry_points import TINY  # a small synthetic set and a small, fast model
 
 from audiofsl.audio_files import class_folder_names, find_audio_files, support_classes
 from audiofsl.composition import build_datamodule, load_run
@@ -39,16 +40,6 @@ from audiofsl.train import run_training
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-# A small synthetic set and a small, fast model (as in test_entry_points.py).
-TINY = [
-    "+debug=fast",
-    "data.n_classes=20",
-    "data.clips_per_class=10",
-    "data.split.sizes=[10,5,5]",
-    "frontend.n_mels=32",
-    "encoder.hidden_channels=16",
-    "logger=csv",
-]
 SUPERVISED = ["+experiment=synthetic_supervised", "method.test_by=classifier"]
 #: The good files of the mixed folder: (name, seconds, sample rate, format).
 GOOD_FILES = [

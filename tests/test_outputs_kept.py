@@ -7,22 +7,13 @@ import logging
 from pathlib import Path
 
 import pytest
+from test_entry_points import TINY
 
 from audiofsl.eval import run_evaluation
 from audiofsl.measurements import LEGACY_KEY, read_measurements, record_measurement
 from audiofsl.train import run_training
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
-
-TINY = [
-    "+debug=fast",
-    "data.n_classes=20",
-    "data.clips_per_class=10",
-    "data.split.sizes=[10,5,5]",
-    "frontend.n_mels=32",
-    "encoder.hidden_channels=16",
-    "logger=csv",
-]
 
 
 def test_entries_are_added_and_replaced_one_by_one(tmp_path: Path):
