@@ -149,6 +149,20 @@ def test_reference_overlays_build_the_references_recipe(compose_config, tmp_path
     assert [(m.in_features, m.out_features) for m in layers] == [(64, 128), (128, 256)]
 
 
+@pytest.mark.parametrize("name", ["esc50_cpl", "esc50_protonet_reference"])
+def test_the_reference_budget_overlay_sets_every_episode_to_one_shot(
+    compose_config, tmp_path, name
+):
+    overrides = [f"+experiment={name}", "+budget=reference_1shot", f"data.root={tmp_path}"]
+    cfg = compose_config("train", overrides, tmp_path)
+    sampler, val, (test,) = cfg.sampler, cfg.evaluation.val, cfg.evaluation.test
+    assert (sampler.n_way, sampler.n_shot, sampler.n_query, sampler.n_episodes) == (5, 1, 5, 100)
+    assert (val.n_way, val.n_shot, val.n_query, val.n_tasks) == (5, 1, 5, 500)
+    assert (test.n_way, test.n_shot, test.n_query, test.n_tasks, test.seed) == (5, 1, 5, 10000, 1)
+    assert cfg.trainer.max_epochs == 10
+    assert cfg.task_name == name  # the method's recipe is left as the overlay set it
+
+
 def _small_split(path: Path, train: list[str], val: list[str], test: list[str]) -> str:
     path.write_text(json.dumps({"train": train, "val": val, "test": test}))
     return str(path)
