@@ -11,6 +11,8 @@ Each evaluation is added to ``RUN/eval_metrics.json`` under ``<mode>/<checkpoint
 ``probe/untrained``) with its checkpoint, settings and time; earlier ones are kept (see
 :mod:`audiofsl.measurements`). ``scorer.<name>=<value>`` changes how episodes are scored (the
 run's ``method.scorer``), e.g. SimpleShot's ``+scorer.transform=center_l2`` (Wang et al., 2019).
+``split=val`` measures episodes of the validation classes instead (``val/acc``, under
+``episodes/<checkpoint>/val``): the measurement to choose a scorer or a run by, test unseen.
 
 Examples::
 
@@ -19,6 +21,7 @@ Examples::
     python -m audiofsl.eval run_dir=RUN/checkpoints/last.ckpt 'episodes=[{n_tasks: 1000}]'
     python -m audiofsl.eval run_dir=RUN +data.root=/moved/audio
     python -m audiofsl.eval run_dir=RUN +scorer.transform=center_l2
+    python -m audiofsl.eval run_dir=RUN split=val +scorer.transform=center_l2
     python -m audiofsl.eval run_dir=RUN mode=probe
     python -m audiofsl.eval run_dir=RUN mode=probe checkpoint=untrained
     python -m audiofsl.eval run_dir=RUN mode=finetune finetune.epochs=20
@@ -55,6 +58,9 @@ from audiofsl.train import (
 log = logging.getLogger(__name__)
 
 EVAL_MODES = ("episodes", "probe", "finetune")
+#: Which classes episodes are drawn from: the run's test split, or its validation split (for
+#: choosing between runs or scorers without looking at test accuracy).
+EVAL_SPLITS = ("test", "val")
 
 
 def episode_settings(requested: list | None, stored: list[EpisodeSettings]) -> list:
@@ -73,6 +79,11 @@ def run_evaluation(cfg: DictConfig) -> dict:
         raise ValueError(f"mode={mode!r}: choose one of {EVAL_MODES}.")
     if cfg.get("scorer") and mode != "episodes":
         raise ValueError(f"scorer changes apply to mode=episodes, not mode={mode}.")
+    split = cfg.get("split", "test")
+    if split not in EVAL_SPLITS:
+        raise ValueError(f"split={split!r}: choose one of {EVAL_SPLITS}.")
+    if split == "val" and mode != "episodes":
+        raise ValueError(f"split=val applies to mode=episodes, not mode={mode}.")
     run_cfg, method, ckpt_path = load_run(cfg.run_dir, which=cfg.checkpoint)
     if mode == "probe":
         metrics = run_probe(cfg, run_cfg, method)
@@ -88,6 +99,9 @@ def run_evaluation(cfg: DictConfig) -> dict:
             )
         method.scorer = changed_scorer(run_cfg, cfg.scorer)
         log.info("scored with %r", method.scorer)
+    if split == "val":
+        metrics, settings = run_validation(cfg, run_cfg, method)
+        return _write_metrics(cfg, ckpt_path, metrics, settings)
     settings = episode_settings(cfg.get("episodes"), method.evaluation.test_settings())
     tags = [s.tag for s in settings]
     if len(set(tags)) != len(tags):
@@ -119,6 +133,41 @@ def run_evaluation(cfg: DictConfig) -> dict:
         }
         log.info(format_result(result, "test", setting))
     return _write_metrics(cfg, ckpt_path, metrics, settings)
+
+
+def run_validation(
+    cfg: DictConfig, run_cfg: DictConfig, method
+) -> tuple[dict, list[EpisodeSettings] | None]:
+    """The run's validation measurement (``split=val``): its seeded validation episodes, or a
+    requested setting (one), on the validation classes; ``val/acc`` and its CI.
+
+    Returns:
+        The metrics and the setting measured (None for a run tested by its classifier).
+    """
+    settings = episode_settings(cfg.get("episodes"), [method.evaluation.val])
+    if len(settings) != 1:
+        raise ValueError(
+            f"split=val measures one episode setting; episodes= gives {len(settings)}."
+        )
+    method.evaluation.val = settings[0]
+    run_cfg = with_data_changes(run_cfg, cfg.get("data"))
+    datamodule = build_datamodule(run_cfg, method.evaluation)
+    datamodule.setup("validate")
+    prefix = "evaluation.val."
+    lowered = {k[len(prefix) :]: v for k, v in datamodule.adjusted_settings.items()
+               if k.startswith(prefix)}  # fmt: skip
+    method.evaluation.val = dataclasses.replace(settings[0], **lowered)
+    trainer_cfg = OmegaConf.merge(
+        run_cfg, {"trainer": {"logger": False}, "logger": None, "callbacks": cfg.callbacks}
+    )
+    trainer = build_trainer(trainer_cfg)
+    trainer.validate(method, datamodule=datamodule, verbose=False)
+    metrics = collect_metrics(trainer, keys=("val",))
+    if method.test_by == "classifier":
+        log.info(format_result(metrics, "val", None))
+        return metrics, None
+    log.info(format_result(metrics, "val", method.evaluation.val))
+    return metrics, [method.evaluation.val]
 
 
 def changed_scorer(run_cfg: DictConfig, changes: DictConfig) -> object:
@@ -260,14 +309,17 @@ def _write_metrics(
     entry = {
         "metrics": metrics,
         "checkpoint": {"kind": checkpoint, "path": str(ckpt_path)},
-        "settings": _measured_settings(cfg, mode, episodes),
+        "settings": _measured_settings(cfg, mode, episodes, cfg.get("split", "test")),
     }
     if cfg.get("data"):
         entry["data"] = OmegaConf.to_container(cfg.data, resolve=True)
     scorer = OmegaConf.to_container(cfg.scorer, resolve=True) if cfg.get("scorer") else None
     if scorer:
         entry["scorer"] = scorer
-    key = measurement_key(mode, checkpoint, requested, scorer)
+    split = cfg.get("split", "test")
+    if split != "test":
+        entry["split"] = split
+    key = measurement_key(mode, checkpoint, requested, scorer, split)
     record_measurement(output, key, entry)
     log.info("metrics written to %s as %r", output, key)
     return metrics
@@ -280,12 +332,14 @@ def _checkpoint_kind(cfg: DictConfig) -> str:
     return Path(cfg.run_dir).stem
 
 
-def _measured_settings(cfg: DictConfig, mode: str, episodes: list | None) -> list | dict:
+def _measured_settings(
+    cfg: DictConfig, mode: str, episodes: list | None, split: str = "test"
+) -> list | dict:
     """The settings that define a measurement of ``mode``, as plain JSON values."""
     if mode in ("probe", "finetune"):
         return OmegaConf.to_container(cfg.get(mode) or {}, resolve=True)
     if episodes is None:
-        return {"test_by": "classifier", "clips": "every test clip"}
+        return {"test_by": "classifier", "clips": f"every {split} clip"}
     return [dataclasses.asdict(setting) for setting in episodes]
 
 

@@ -55,10 +55,14 @@ def measurement_key(
     checkpoint: str,
     tags: Sequence[str] | None = None,
     scorer: Mapping[str, object] | None = None,
+    split: str = "test",
 ) -> str:
-    """``<mode>/<checkpoint>``, then ``/<tag>+<tag>...`` for requested episode settings, then
-    ``/<name>=<value>,...`` for changes to the run's scorer (e.g. ``transform=center_l2``)."""
+    """``<mode>/<checkpoint>``, then ``/val`` for a measurement on the validation classes, then
+    ``/<tag>+<tag>...`` for requested episode settings, then ``/<name>=<value>,...`` for changes
+    to the run's scorer (e.g. ``transform=center_l2``)."""
     key = f"{mode}/{checkpoint}"
+    if split != "test":
+        key = f"{key}/{split}"
     if tags:
         key = f"{key}/{'+'.join(tags)}"
     if scorer:
