@@ -104,6 +104,8 @@ def test_overlays_compose_and_build_with_the_tuned_values(compose_config, tmp_pa
     if method == "apl":
         term = cfg.loss.terms.apl.loss
         assert (term.angle, term.prototypes_as_anchors) == apl
+    if method in ("protonet", "cpl", "apl"):  # SimpleShot's CL2N at validation and test
+        assert (model.scorer.transform.mode, model.scorer.distance) == ("center_l2", "euclidean")
 
 
 @pytest.mark.parametrize("name", REFERENCE_EXPERIMENTS)
