@@ -30,10 +30,10 @@ import hydra
 from omegaconf import DictConfig
 from rich.console import Console
 
-from audiofsl.audio_files import find_audio_files, support_classes
 from audiofsl.data.audio_io import display_path
-from audiofsl.enrolment import QueryAssignment
-from audiofsl.inference_outputs import (
+from audiofsl.inference.audio_files import find_audio_files, support_classes
+from audiofsl.inference.enrolment import QueryAssignment
+from audiofsl.inference.outputs import (
     check_max_rows,
     print_file_table,
     print_label_counts,
@@ -43,7 +43,7 @@ from audiofsl.inference_outputs import (
     write_outputs,
 )
 from audiofsl.predict import output_files, plain, predictor_from
-from audiofsl.resume import register_resolvers
+from audiofsl.runs.resume import register_resolvers
 
 log = logging.getLogger(__name__)
 

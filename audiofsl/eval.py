@@ -9,7 +9,7 @@ linear head and then the whole encoder on the run's data (see :func:`finetune_co
 measures the run's architecture as initialised, the baseline a learned representation beats.
 Each evaluation is added to ``RUN/eval_metrics.json`` under ``<mode>/<checkpoint>`` (e.g.
 ``probe/untrained``) with its checkpoint, settings and time; earlier ones are kept (see
-:mod:`audiofsl.measurements`). ``scorer.<name>=<value>`` changes how episodes are scored (the
+:mod:`audiofsl.runs.measurements`). ``scorer.<name>=<value>`` changes how episodes are scored (the
 run's ``method.scorer``), e.g. SimpleShot's ``+scorer.transform=center_l2`` (Wang et al., 2019).
 ``split=val`` measures episodes of the validation classes instead (``val/acc``, under
 ``episodes/<checkpoint>/val``): the measurement to choose a scorer or a run by, test unseen.
@@ -38,15 +38,15 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from audiofsl.composition import (
+from audiofsl.evaluation import EpisodeSettings
+from audiofsl.evaluation.probe import ProbeSettings, linear_probe
+from audiofsl.runs.composition import (
     adjusted_test_settings,
     build_datamodule,
     load_run,
     with_data_changes,
 )
-from audiofsl.evaluation import EpisodeSettings
-from audiofsl.evaluation.probe import ProbeSettings, linear_probe
-from audiofsl.measurements import EVAL_METRICS_FILE, measurement_key, record_measurement
+from audiofsl.runs.measurements import EVAL_METRICS_FILE, measurement_key, record_measurement
 from audiofsl.train import (
     build_trainer,
     collect_metrics,
@@ -216,9 +216,9 @@ def finetune_config(cfg: DictConfig, run_cfg: DictConfig, ckpt_path: Path) -> Di
 
     A supervised method (cross-entropy through a new linear head, no augmentation) on the run's
     data with mini-batches, initialised from ``ckpt_path`` and trained on the
-    :class:`~audiofsl.callbacks.HeadFirstFinetuning` schedule. It is tested by its classifier
-    when the splits share their classes (folds, official splits), and on the run's few-shot
-    episodes of the novel classes otherwise.
+    :class:`~audiofsl.methods.finetuning.HeadFirstFinetuning` schedule. It is tested by its
+    classifier when the splits share their classes (folds, official splits), and on the run's
+    few-shot episodes of the novel classes otherwise.
     """
     settings = cfg.finetune
     run_cfg = with_data_changes(run_cfg, cfg.get("data"))
@@ -243,7 +243,7 @@ def finetune_config(cfg: DictConfig, run_cfg: DictConfig, ckpt_path: Path) -> Di
         "sampler": {"_target_": "audiofsl.samplers.MiniBatchSpec",
                     "batch_size": settings.batch_size, "drop_last": True},
         "trainer": {"max_epochs": settings.epochs},
-        "callbacks": {"head_first": {"_target_": "audiofsl.callbacks.HeadFirstFinetuning",
+        "callbacks": {"head_first": {"_target_": "audiofsl.methods.finetuning.HeadFirstFinetuning",
                                      "head_only_epochs": settings.head_only_epochs,
                                      "encoder_lr_factor": settings.encoder_lr_factor}},
         "paths": {"output_dir": str(run_dir / "finetune")},
@@ -293,7 +293,7 @@ def _write_metrics(
     episodes: list[EpisodeSettings] | None = None,
 ) -> dict:
     """Add this evaluation to the run's ``eval_metrics.json`` (or ``cfg.output_file``), keeping
-    the earlier ones (see :mod:`audiofsl.measurements`); returns ``metrics``.
+    the earlier ones (see :mod:`audiofsl.runs.measurements`); returns ``metrics``.
 
     Args:
         cfg: the eval configuration (mode, checkpoint, settings, data changes).

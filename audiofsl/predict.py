@@ -35,10 +35,10 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from audiofsl.audio_files import class_folder_names, find_audio_files
 from audiofsl.data.audio_io import display_path
 from audiofsl.inference import FilePrediction, Predictor, load_model
-from audiofsl.inference_outputs import (
+from audiofsl.inference.audio_files import class_folder_names, find_audio_files
+from audiofsl.inference.outputs import (
     check_max_rows,
     kept_output_files,
     print_file_table,
@@ -48,7 +48,7 @@ from audiofsl.inference_outputs import (
     unreadable_entries,
     write_outputs,
 )
-from audiofsl.resume import register_resolvers
+from audiofsl.runs.resume import register_resolvers
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def run_directory(run_dir: str | Path) -> Path:
 def output_files(cfg: DictConfig, kind: str) -> tuple[Path, Path]:
     """The CSV to write and its JSON: ``output_file`` when given, else new files
     ``RUN/<kind>/<time>.csv`` and ``.json`` beside the earlier ones (see
-    :func:`~audiofsl.inference_outputs.kept_output_files`)."""
+    :func:`~audiofsl.inference.outputs.kept_output_files`)."""
     if cfg.get("output_file"):
         csv_path = Path(cfg.output_file)
         return csv_path, csv_path.with_suffix(".json")

@@ -24,8 +24,8 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from audiofsl.composition import build_datamodule
-from audiofsl.resume import register_resolvers
+from audiofsl.runs.composition import build_datamodule
+from audiofsl.runs.resume import register_resolvers
 
 log = logging.getLogger(__name__)
 

@@ -52,10 +52,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 from rich.table import Table
 
-from audiofsl.composition import build_datamodule, load_run, save_config
 from audiofsl.evaluation.knn import MFCCStatistics, knn_test
 from audiofsl.evaluation.prototype_classifier import prototype_classifier_test
-from audiofsl.results import collect_runs, summarize
+from audiofsl.runs.composition import build_datamodule, load_run, save_config
+from audiofsl.runs.results import collect_runs, summarize
+from audiofsl.runs.stored import load_stored_config
 from audiofsl.train import METRICS_FILE, quiet_known_warnings, run_training
 
 log = logging.getLogger(__name__)
@@ -270,7 +271,7 @@ def run_knn(cfg: DictConfig, run: StudyRun, run_dir: Path) -> None:
 
 def transfer_config(cfg: DictConfig, run: StudyRun, run_dir: Path) -> DictConfig:
     """The transfer runs' configuration: the supervised data, the source run's backbone."""
-    source = OmegaConf.load(Path(cfg.study.transfer_from) / "config.yaml")
+    source = load_stored_config(Path(cfg.study.transfer_from) / "config.yaml")
     train = training_config(cfg, run, run_dir, cfg.study.transfer.overrides)
     adopt_backbone(train, source)
     with open_dict(train):
@@ -285,7 +286,7 @@ def run_transfer_finetune(cfg: DictConfig, run: StudyRun, run_dir: Path) -> None
     with open_dict(train):
         train.init_from = str(cfg.study.transfer_from)
         train.callbacks.head_first = {
-            "_target_": "audiofsl.callbacks.HeadFirstFinetuning",
+            "_target_": "audiofsl.methods.finetuning.HeadFirstFinetuning",
             "head_only_epochs": settings.head_only_epochs,
             "encoder_lr_factor": settings.encoder_lr_factor,
         }
@@ -312,7 +313,7 @@ RUNNERS = {
 # ---------------------------------------------------------------------------- the table
 def tabulate(study: DictConfig, run_dirs: Sequence[Path]) -> list[dict]:
     """One row per (method, n) with a finished run: runs, mean and 95% CI of the accuracy
-    over draws and folds (:func:`audiofsl.results.summarize`)."""
+    over draws and folds (:func:`audiofsl.runs.results.summarize`)."""
     rows = collect_runs([d for d in run_dirs if is_finished(d)])
     summary = summarize(rows, METRIC, group_by=["study.method", "study.n"])
     cells = {(row["study.method"], int(row["study.n"])): row for row in summary}

@@ -24,7 +24,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from audiofsl.composition import (
+from audiofsl.runs.composition import (
     build_datamodule,
     build_evaluation,
     build_method,
@@ -32,7 +32,8 @@ from audiofsl.composition import (
     load_backbone,
     save_config,
 )
-from audiofsl.resume import (
+from audiofsl.runs.quiet import quiet_known_warnings
+from audiofsl.runs.resume import (
     checkpoint_run_dir,
     last_checkpoint,
     register_resolvers,
@@ -40,7 +41,6 @@ from audiofsl.resume import (
     resumed_config,
     strip_run_control,
 )
-from audiofsl.runs.quiet import quiet_known_warnings
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def run_training(cfg: DictConfig) -> dict:
     Every split is set up (files checked, episode sizes fitted to the data) before training,
     so a test split that cannot hold its tasks fails at once rather than after training.
     ``cfg.ckpt_path`` resumes from a checkpoint; in a run directory of its own (see
-    :mod:`audiofsl.resume`) the CSV history of the completed epochs is kept.
+    :mod:`audiofsl.runs.resume`) the CSV history of the completed epochs is kept.
     """
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)

@@ -32,8 +32,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from methods import Step, time_rounds
 
-from audiofsl.composition import build_method
 from audiofsl.methods import ContrastiveMethod
+from audiofsl.runs.composition import build_method
 
 SAMPLE_RATE = 16000
 CONF = Path(__file__).resolve().parents[1] / "conf"

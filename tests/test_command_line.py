@@ -25,8 +25,8 @@ from rich import get_console
 
 from audiofsl import enrol, predict, prepare_data, study, train
 from audiofsl import eval as evaluate
-from audiofsl.composition import build_datamodule, build_method
 from audiofsl.runs import cli
+from audiofsl.runs.composition import build_datamodule, build_method
 from audiofsl.runs.errors import user_error_message
 from audiofsl.runs.quiet import quiet_known_warnings
 from audiofsl.train import check_trainer_settings

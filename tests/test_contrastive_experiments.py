@@ -69,8 +69,8 @@ def test_contrastive_methods_train_on_a_folder(compose_config, tmp_path, method)
     if method == "cola":
         overrides += ["data.loader.clip_seconds=1.0", "~data.clip_seconds_range"]
     if method == "simclr":  # and the online probe, on the validation clips
-        overrides.append("callbacks.linear_probe={_target_: "
-                         "audiofsl.callbacks.LinearProbeEvaluator, every_n_epochs: 1}")  # fmt: skip
+        probe = "audiofsl.evaluation.probe_callback.LinearProbeEvaluator"
+        overrides.append(f"callbacks.linear_probe={{_target_: {probe}, every_n_epochs: 1}}")
     metrics = run_training(compose_config("train", overrides, tmp_path / "cache"))
     assert 0.0 <= metrics["test/acc"] <= 1.0 and "val/acc" in metrics
     if method == "simclr":

@@ -13,8 +13,8 @@ import soundfile as sf
 import torch
 from hydra.utils import instantiate
 
-from audiofsl.composition import build_datamodule, build_method, load_run
 from audiofsl.eval import run_evaluation
+from audiofsl.runs.composition import build_datamodule, build_method, load_run
 from audiofsl.train import run_training
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")

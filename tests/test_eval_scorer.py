@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 from test_entry_points import TINY
 
-from audiofsl.composition import build_datamodule, load_run
 from audiofsl.eval import changed_scorer, run_evaluation
 from audiofsl.evaluation import PrototypeScorer
-from audiofsl.measurements import read_measurements
+from audiofsl.runs.composition import build_datamodule, load_run
+from audiofsl.runs.measurements import read_measurements
 from audiofsl.train import build_trainer, run_training
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")

@@ -9,7 +9,7 @@ import pytest
 from test_entry_points import TINY
 
 from audiofsl.eval import run_evaluation
-from audiofsl.measurements import read_measurements
+from audiofsl.runs.measurements import read_measurements
 from audiofsl.train import run_training
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")

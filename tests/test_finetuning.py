@@ -6,9 +6,9 @@ import pytest
 import torch
 from test_entry_points import TINY
 
-from audiofsl.callbacks import HeadFirstFinetuning
-from audiofsl.composition import build_method, load_backbone, load_run
 from audiofsl.eval import run_evaluation
+from audiofsl.methods.finetuning import HeadFirstFinetuning
+from audiofsl.runs.composition import build_method, load_backbone, load_run
 from audiofsl.train import run_training
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
@@ -50,7 +50,7 @@ def test_the_encoder_stays_frozen_for_the_head_only_epochs(compose_config, tmp_p
     overrides = [*TINY, "+experiment=synthetic_supervised", "sampler.batch_size=10",
                  "trainer.max_epochs=1", "trainer.limit_train_batches=3",
                  f"init_from={protonet_run}",
-                 "+callbacks.head_first._target_=audiofsl.callbacks.HeadFirstFinetuning",
+                 "+callbacks.head_first._target_=audiofsl.methods.finetuning.HeadFirstFinetuning",
                  "+callbacks.head_first.head_only_epochs=1",
                  "+callbacks.head_first.encoder_lr_factor=0.5"]  # fmt: skip
     cfg = compose_config("train", overrides, protonet_run.parent / "data")

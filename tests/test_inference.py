@@ -18,23 +18,23 @@ import torch
 from hydra import compose, initialize_config_dir
 from test_entry_points import TINY  # a small synthetic set and a small, fast model
 
-from audiofsl.audio_files import class_folder_names, find_audio_files, support_classes
-from audiofsl.composition import build_datamodule, load_run
 from audiofsl.data.audio_io import load_audio
 from audiofsl.data.clips import ClipDataset
 from audiofsl.data.records import ClipRecord
 from audiofsl.data.windows import WindowDataset, loop_window, window_starts
 from audiofsl.enrol import run_enrol
-from audiofsl.enrolment import Enrolment
 from audiofsl.evaluation import PrototypeScorer
 from audiofsl.inference import Predictor, cut_windows, load_model
-from audiofsl.inference_outputs import (
+from audiofsl.inference.audio_files import class_folder_names, find_audio_files, support_classes
+from audiofsl.inference.enrolment import Enrolment
+from audiofsl.inference.outputs import (
     check_max_rows,
     kept_output_files,
     relative_to_common_folder,
     shorten_middle,
 )
 from audiofsl.predict import run_predict
+from audiofsl.runs.composition import build_datamodule, load_run
 from audiofsl.train import run_training
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")

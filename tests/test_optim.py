@@ -4,7 +4,7 @@ import pytest
 import torch
 from timm.optim import Lars
 
-from audiofsl.optim import WarmupCosine, lars, warmup_cosine
+from audiofsl.methods.optim import WarmupCosine, lars, warmup_cosine
 
 
 def regression(seed=0):

@@ -10,7 +10,7 @@ import pytest
 from test_entry_points import TINY
 
 from audiofsl.eval import run_evaluation
-from audiofsl.measurements import LEGACY_KEY, read_measurements, record_measurement
+from audiofsl.runs.measurements import LEGACY_KEY, read_measurements, record_measurement
 from audiofsl.train import run_training
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")

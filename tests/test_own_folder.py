@@ -13,8 +13,8 @@ import pytest
 from omegaconf import OmegaConf
 from test_entry_points import write_tone_folder
 
-from audiofsl.composition import build_datamodule, build_evaluation, with_data_changes
 from audiofsl.eval import run_evaluation
+from audiofsl.runs.composition import build_datamodule, build_evaluation, with_data_changes
 from audiofsl.samplers import EpisodeSpec
 from audiofsl.train import run_training
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_entry_points import write_tone_folder
 
-from audiofsl.composition import build_datamodule, build_evaluation
+from audiofsl.runs.composition import build_datamodule, build_evaluation
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
 ROOT = Path(__file__).resolve().parents[1]

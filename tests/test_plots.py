@@ -16,8 +16,8 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_supervised_experiments import QUICK as SUPERVISED_QUICK
 
-from audiofsl import plotting
 from audiofsl.eval import run_evaluation
+from audiofsl.evaluation import test_plots as plotting
 from audiofsl.evaluation.cache import CachedSplit
 from audiofsl.evaluation.metrics import multi_label_metrics
 from audiofsl.evaluation.plots import (
@@ -158,7 +158,7 @@ def test_the_callback_writes_pngs_and_tensorboard_images(tmp_path):
 def test_a_failing_plot_is_a_warning_and_the_others_are_written(tmp_path, caplog):
     trainer, module = _fake_run(tmp_path)
     callback = plotting.TestPlots(dirpath=tmp_path / "out")  # no datamodule to embed with
-    with caplog.at_level(logging.WARNING, logger="audiofsl.plotting"):
+    with caplog.at_level(logging.WARNING, logger="audiofsl.evaluation.test_plots"):
         callback.on_test_end(trainer, module)
     assert "test plot embedding_map failed" in caplog.text
     assert (tmp_path / "out" / "confusion_matrix.png").is_file()

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from test_entry_points import write_tone_folder
 
-from audiofsl.composition import build_datamodule
 from audiofsl.prepare_data import class_counts, summarize, write_counts
+from audiofsl.runs.composition import build_datamodule
 
 
 def test_summary_counts_every_class_of_every_split(compose_config, tmp_path):

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from audiofsl.evaluation.statistics import mean_ci_over_seeds
-from audiofsl.results import collect_runs, main, summarize
+from audiofsl.results import main
+from audiofsl.runs.results import collect_runs, summarize
 
 #: Two-sided 95% quantiles of Student's t, t(0.975, df), from published tables.
 T_975 = {1: 12.7062, 2: 4.3027, 3: 3.1824, 4: 2.7764, 9: 2.2622, 29: 2.0452}

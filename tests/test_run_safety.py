@@ -20,8 +20,8 @@ import torch
 from omegaconf import OmegaConf
 from test_entry_points import TINY, write_tone_folder
 
-from audiofsl.composition import build_datamodule
-from audiofsl.resume import ResumeState, resumed_config
+from audiofsl.runs.composition import build_datamodule
+from audiofsl.runs.resume import ResumeState, resumed_config
 from audiofsl.train import build_trainer, check_trainer_settings, run_training
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")

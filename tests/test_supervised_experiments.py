@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from data.sources.supervised_replicas import make_esc50, make_fma, make_irmas, make_urbansound8k
 
-from audiofsl.composition import build_method
 from audiofsl.eval import run_evaluation
-from audiofsl.results import collect_runs, summarize
+from audiofsl.runs.composition import build_method
+from audiofsl.runs.results import collect_runs, summarize
 from audiofsl.train import run_training
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")

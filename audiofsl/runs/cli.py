@@ -139,7 +139,9 @@ def _build_values_shown(argv: Sequence[str]) -> Iterator[None]:
     if args is None or not (args.cfg and args.resolve):
         yield
         return
-    from audiofsl.composition import resolve_part  # torch and Lightning, for Hydra commands only
+    from audiofsl.runs.composition import (
+        resolve_part,
+    )  # torch and Lightning, for Hydra commands only
 
     OmegaConf.register_new_resolver("part", part_placeholder, replace=True)
     try:

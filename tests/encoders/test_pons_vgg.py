@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from audiofsl.composition import build_method
 from audiofsl.encoders import PonsVGG
+from audiofsl.runs.composition import build_method
 
 
 def test_defaults_follow_the_paper():

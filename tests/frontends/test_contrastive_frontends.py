@@ -6,9 +6,9 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from audiofsl.composition import build_method
 from audiofsl.frontends import CLARSpectrogram, LogMel, Waveform
 from audiofsl.frontends.clar import log_spaced_frequencies
+from audiofsl.runs.composition import build_method
 
 SR = 16000
 

@@ -8,7 +8,6 @@ import metaaudio_replicas as replicas
 import pytest
 import torch
 
-from audiofsl.composition import build_datamodule, build_method
 from audiofsl.data.sources.birdclef2020 import BirdCLEF2020DataModule
 from audiofsl.data.sources.esc50 import ESC50DataModule
 from audiofsl.data.sources.fsdkaggle18 import FSDKaggle18DataModule
@@ -17,6 +16,7 @@ from audiofsl.data.sources.voxceleb1 import VoxCeleb1DataModule
 from audiofsl.encoders import CRNN
 from audiofsl.losses import PrototypicalContrastiveLoss, PrototypicalLoss
 from audiofsl.losses.composite import as_composite
+from audiofsl.runs.composition import build_datamodule, build_method
 from audiofsl.train import run_training
 
 SOURCES = {
@@ -104,6 +104,10 @@ def test_overlays_compose_and_build_with_the_tuned_values(compose_config, tmp_pa
     if method == "apl":
         term = cfg.loss.terms.apl.loss
         assert (term.angle, term.prototypes_as_anchors) == apl
+    # MetaAudio's 3 x 3 pooling (one mel bin left, 64-d), but 2 x 2 for ESC-50's ProtoNet and CPL
+    if method != "relationnet":
+        pool = 2 if name in ("esc50_protonet", "esc50_cpl") else 3
+        assert cfg.encoder.pool == pool and model.encoder.out_dim == 64 * (128 // pool**4 or 1)
     if method in ("protonet", "cpl", "apl"):  # SimpleShot's CL2N at validation and test
         assert (model.scorer.transform.mode, model.scorer.distance) == ("center_l2", "euclidean")
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 from supervised_replicas import ESC50_CLASSES, make_esc50
 
-from audiofsl.composition import build_datamodule
 from audiofsl.data import FoldSplit, LoaderSettings, TrainSubset
 from audiofsl.data.sources.esc50_folds import ESC50FoldsDataModule
+from audiofsl.runs.composition import build_datamodule
 from audiofsl.samplers import MiniBatchSpec
 
 LOADER = LoaderSettings(sample_rate=8000, clip_seconds=0.2)

@@ -4,9 +4,9 @@ import pytest
 import soundfile as sf
 from supervised_replicas import FMA_TRACKS, make_fma
 
-from audiofsl.composition import build_datamodule
 from audiofsl.data import LoaderSettings, OfficialSplit
 from audiofsl.data.sources.fma import FMADataModule, in_size, read_tracks, track_path
+from audiofsl.runs.composition import build_datamodule
 from audiofsl.samplers import EpisodeSpec, MiniBatchSpec
 
 LOADER = LoaderSettings(sample_rate=16000, clip_seconds=0.25)

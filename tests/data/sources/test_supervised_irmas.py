@@ -4,9 +4,9 @@ import pytest
 import torch
 from supervised_replicas import IRMAS_CODES, IRMAS_TESTING, IRMAS_TRAINING, make_irmas
 
-from audiofsl.composition import build_datamodule
 from audiofsl.data import LoaderSettings, OfficialSplit
 from audiofsl.data.sources.irmas import IRMASDataModule, read_label_file
+from audiofsl.runs.composition import build_datamodule
 from audiofsl.samplers import MiniBatchSpec
 
 LOADER = LoaderSettings(sample_rate=16000, clip_seconds=0.25, eval_hop_seconds=0.25)

@@ -7,9 +7,9 @@ import soundfile as sf
 import torch
 from supervised_replicas import US8K_CLASSES, make_urbansound8k, write_us8k_metadata
 
-from audiofsl.composition import build_datamodule
 from audiofsl.data import FoldSplit, LoaderSettings, TrainSubset
 from audiofsl.data.sources.urbansound8k import UrbanSound8KDataModule
+from audiofsl.runs.composition import build_datamodule
 from audiofsl.samplers import MiniBatchSpec
 
 LOADER = LoaderSettings(sample_rate=16000, clip_seconds=0.25)

@@ -16,7 +16,7 @@ run's windows (:meth:`Predictor.windows`). A file's embedding is the mean of its
 embeddings; a classifier's window probabilities are combined as the run's test combines them
 (:func:`~audiofsl.evaluation.classification.clip_probabilities`). Files that cannot be used
 (undecodable, empty, too short, non-finite) are returned as ``(path, reason)`` pairs, never
-raised. :mod:`audiofsl.audio_files` finds the files of folders.
+raised. :mod:`audiofsl.inference.audio_files` finds the files of folders.
 """
 
 from __future__ import annotations
@@ -28,21 +28,20 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
-from audiofsl.composition import build_datamodule, load_run
 from audiofsl.data.audio_io import AudioLoadError, display_path, load_audio
 from audiofsl.data.windows import window_starts
-from audiofsl.enrolment import Enrolment, QueryAssignment, prototype_scorer
 from audiofsl.evaluation.cache import CachedSplit
 from audiofsl.evaluation.classification import CLIP_COMBINATIONS, clip_probabilities
 from audiofsl.evaluation.windows import mean_over_windows, window_table
+from audiofsl.inference.enrolment import Enrolment, QueryAssignment, prototype_scorer
 from audiofsl.methods import FewShotMethod
+from audiofsl.runs.composition import build_loader, load_run, training_class_names
 
 __all__ = [
     "FilePrediction",
@@ -145,7 +144,7 @@ class Predictor:
 
     def __init__(
         self,
-        config: DictConfig,
+        config: Any,
         method: FewShotMethod,
         checkpoint: PathLike,
         device: str | torch.device | None = None,
@@ -155,7 +154,7 @@ class Predictor:
     ) -> None:
         self.config = config
         self.checkpoint = Path(checkpoint)
-        loader = instantiate(config.data.loader)
+        loader = build_loader(config)
         self.sample_rate = int(loader.sample_rate)
         self.window = loader.clip_samples
         self.hop = loader.hop_samples or self.window
@@ -309,11 +308,8 @@ class Predictor:
         if stored is not None and len(stored) == n_classes:
             return list(stored)
         fallback = [f"class_{i}" for i in range(n_classes)]
-        config = self.config
-        if self._data:
-            config = OmegaConf.merge(config, {"data": self._data})
         try:
-            names = list(build_datamodule(config).train_set.class_names)
+            names = training_class_names(self.config, self._data)
         except Exception as error:  # any problem with the data: the names are a convenience
             log.warning(
                 "class names: the run's training data could not be read (%s); the classes are "
@@ -400,7 +396,7 @@ class Predictor:
         Each class's prototype is the mean of its support files' embeddings after the method's
         scorer transform (e.g. SimpleShot's centring on the run's mean training embedding and
         L2 normalisation), as in the run's few-shot evaluation (see
-        :class:`~audiofsl.enrolment.Enrolment`). Replaces any earlier enrolment;
+        :class:`~audiofsl.inference.enrolment.Enrolment`). Replaces any earlier enrolment;
         :meth:`classify` then assigns files to these classes.
 
         Args:
@@ -451,8 +447,8 @@ class Predictor:
             query_paths: audio files.
 
         Returns:
-            One :class:`~audiofsl.enrolment.QueryAssignment` per readable file (in the order
-            given), and the unusable files as ``(path, reason)``.
+            One :class:`~audiofsl.inference.enrolment.QueryAssignment` per readable file (in the
+            order given), and the unusable files as ``(path, reason)``.
         """
         if self.enrolment is None:
             raise ValueError("classify: no classes enrolled; call enrol({class: [files]}) first.")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from audiofsl.data import EpisodeNeed
 from audiofsl.evaluation import EpisodeSettings, EvaluationProtocol
 from audiofsl.losses import BCEWithLogitsLoss
 from audiofsl.methods import FewShotMethod
+from audiofsl.runs.stored import load_stored_config, stored_config
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +51,8 @@ def resolve_part(path: str) -> Any:
     name, _, attributes = path.partition(".")
     if parts is None:
         raise ValueError(
-            f"${{part:{path}}} is only known while audiofsl.composition.build_method builds the "
-            "method's parts; build the method (or give the value explicitly) instead."
+            f"${{part:{path}}} is only known while audiofsl.runs.composition.build_method builds "
+            "the method's parts; build the method (or give the value explicitly) instead."
         )
     if name not in parts:
         raise ValueError(
@@ -263,6 +265,19 @@ def find_checkpoint(run_dir: Path, which: str = "best") -> Path:
     return path
 
 
+def build_loader(cfg: DictConfig) -> Any:
+    """The run's loader settings (``data.loader``: sample rate, windows, batch sizes), built."""
+    return instantiate(cfg.data.loader)
+
+
+def training_class_names(cfg: DictConfig, data_changes: Mapping | None = None) -> list[str]:
+    """The names of a run's training classes, read from its data (set up afresh), with
+    ``data_changes`` to its stored data settings (e.g. ``{"root": "/moved/audio"}``)."""
+    if data_changes:
+        cfg = OmegaConf.merge(cfg, {"data": dict(data_changes)})
+    return list(build_datamodule(cfg).train_set.class_names)
+
+
 def load_run(path: str | Path, which: str = "best") -> tuple[DictConfig, FewShotMethod, Path]:
     """Rebuild a trained method from a run directory or a checkpoint file.
 
@@ -287,7 +302,7 @@ def load_run(path: str | Path, which: str = "best") -> tuple[DictConfig, FewShot
         raise ValueError(
             f"{ckpt_path} holds no audiofsl configuration; it was not written by audiofsl.train"
         )
-    cfg = OmegaConf.create(stored)
+    cfg = stored_config(stored)
     method = build_method(cfg)
     method.load_state_dict(checkpoint["state_dict"])
     method.on_load_checkpoint(checkpoint)
@@ -300,7 +315,7 @@ def _untrained(path: Path) -> tuple[DictConfig, FewShotMethod, Path]:
     config = (path.parent.parent if path.is_file() else path) / "config.yaml"
     if not config.is_file():
         raise FileNotFoundError(f"checkpoint=untrained needs the run's config.yaml: {config}")
-    cfg = OmegaConf.load(config)
+    cfg = load_stored_config(config)
     L.seed_everything(int(cfg.get("seed", 0)), workers=True)
     return cfg, build_method(cfg), config
 

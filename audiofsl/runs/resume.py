@@ -29,6 +29,8 @@ import torch
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
+from audiofsl.runs.stored import load_stored_config
+
 log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoints"
@@ -118,7 +120,7 @@ def resumed_config(run_dir: str | Path, overrides: list[tuple[str, Any]]) -> Dic
             "audiofsl.train (outputs/<task>/<time>)."
         )
     last_checkpoint(run_dir)
-    cfg = OmegaConf.load(config_path)
+    cfg = load_stored_config(config_path)
     for key, value in overrides:
         if OmegaConf.select(cfg, key, default="__missing__") == "__missing__":
             raise KeyError(
