@@ -97,7 +97,6 @@ def predictor_from(cfg: DictConfig) -> Predictor:
         device=None if device == "auto" else device,
         batch_size=cfg.get("batch_size"),
         class_names=names,
-        data=plain(cfg.get("data")) or None,
     )
 
 

@@ -130,6 +130,7 @@ def run_training(cfg: DictConfig) -> dict:
     fill_data_dependent(cfg, datamodule)
     evaluation = build_evaluation(cfg)
     model = build_method(strip_run_control(cfg), evaluation)
+    model.class_names = list(datamodule.train_set.class_names)  # saved in every checkpoint
     if cfg.get("init_from") and not ckpt_path:
         load_backbone(model, cfg.init_from)
     save_config(model.run_config, output_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import re
 import subprocess
@@ -33,6 +34,7 @@ from audiofsl.inference.outputs import (
     relative_to_common_folder,
     shorten_middle,
 )
+from audiofsl.methods.base import CLASS_NAMES_KEY
 from audiofsl.predict import run_predict
 from audiofsl.runs.composition import build_datamodule, load_run
 from audiofsl.train import run_training
@@ -188,19 +190,22 @@ def test_predict_lists_every_readable_file_and_the_unreadable_one(
 
 
 @pytest.mark.slow
-def test_class_names_given_looked_up_or_numbered(classifier_run, mixed_folder):
+def test_class_names_given_saved_or_numbered(classifier_run, mixed_folder, caplog):
     paths = [mixed_folder[1][0]]
     names = [f"name{i}" for i in range(10)]
     rows, _ = load_model(classifier_run, class_names=names).predict_files(paths, top_k=20)
     assert len(rows[0].top) == 10 and {n for n, _ in rows[0].top} == set(names)
     with pytest.raises(ValueError, match="class_names: 2 names"):
         load_model(classifier_run, class_names=["a", "b"]).predict_files(paths)
-    stored = load_model(classifier_run, data={"root": "/nonexistent"})  # data not needed
-    run_cfg, _, _ = load_run(classifier_run)
-    assert stored.class_names == build_datamodule(run_cfg).train_set.class_names  # checkpoint
-    nowhere = load_model(classifier_run, data={"root": "/nonexistent"})
-    nowhere.method.class_names = None  # a checkpoint without names, and the data not found
-    assert nowhere.class_names == [f"class_{i}" for i in range(10)]
+    run_cfg, _, checkpoint = load_run(classifier_run)
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)[CLASS_NAMES_KEY]
+    assert saved == build_datamodule(run_cfg).train_set.class_names  # written by the run
+    assert load_model(classifier_run).class_names == saved  # read back, no data rebuilt
+    nowhere = load_model(classifier_run)
+    nowhere.method.class_names = None  # a checkpoint without names
+    with caplog.at_level(logging.WARNING):
+        assert nowhere.class_names == [f"class_{i}" for i in range(10)]
+    assert "class_names=[NAME,...]" in caplog.text
     max_rows, _ = nowhere.predict_files(paths, combine="max")
     assert max_rows[0].top[0][1] >= rows[0].top[0][1] - 1e-6  # the max is above the mean
 
@@ -208,7 +213,8 @@ def test_class_names_given_looked_up_or_numbered(classifier_run, mixed_folder):
 @pytest.mark.slow
 def test_multi_label_runs_give_every_label_over_the_threshold(classifier_run, mixed_folder):
     config, method, checkpoint = load_run(classifier_run)
-    method.threshold = torch.full((10,), 0.5)  # as a multi-label run stores its tuned one
+    method.multi_label = True  # as a multi-label run, with its tuned threshold
+    method.threshold = torch.full((10,), 0.5)
     names = [f"name{i}" for i in range(10)]
     predictor = Predictor(config, method, checkpoint, class_names=names)
     rows, _ = predictor.predict_files(mixed_folder[1], top_k=10)

@@ -140,7 +140,8 @@ def _fake_run(run_dir: Path, loggers: list | None = None) -> tuple:
                               default_root_dir=str(run_dir), datamodule=None)  # fmt: skip
     evaluation = {"split": "test", "cached": _classifier_split()}
     module = SimpleNamespace(test_by="classifier", clip_combination="mean", class_names=None,
-                             last_evaluation=evaluation)  # fmt: skip
+                             last_evaluation=evaluation,
+                             decision_threshold=lambda: None)  # fmt: skip
     return trainer, module
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lightning as L
 import torch
@@ -36,6 +37,9 @@ from audiofsl.evaluation.plots import (
     save_figure,
 )
 from audiofsl.evaluation.windows import mean_over_windows, window_table
+
+if TYPE_CHECKING:  # methods build on evaluation, not the other way round
+    from audiofsl.methods import FewShotMethod
 
 log = logging.getLogger(__name__)
 
@@ -123,21 +127,21 @@ class TestPlots(L.Callback):
         if written:
             log.info("test plots: %s", ", ".join(str(path) for path in written))
 
-    def figures(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, FigureBuilder]:
+    def figures(self, trainer: L.Trainer, pl_module: FewShotMethod) -> dict[str, FigureBuilder]:
         """The figures of the latest test evaluation by file name, each built when called."""
-        evaluation = getattr(pl_module, "last_evaluation", None)
+        evaluation = pl_module.last_evaluation
         if not evaluation or evaluation.get("split") != "test":
             raise ValueError("the method holds no test evaluation (last_evaluation)")
         cached: CachedSplit = evaluation["cached"]
         builders: dict[str, FigureBuilder] = {}
-        if getattr(pl_module, "test_by", "episodes") == "classifier":
+        if pl_module.test_by == "classifier":
             builders.update(classifier_figures(trainer, pl_module, cached))
         if self.embedding_map is not None:
             builders["embedding_map"] = lambda: self._embedding_map(trainer, pl_module, cached)
         return builders
 
     def _embedding_map(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, cached: CachedSplit
+        self, trainer: L.Trainer, pl_module: FewShotMethod, cached: CachedSplit
     ) -> Figure:
         """The map of the test clips' mean embeddings (a seeded subsample of ``max_points``)."""
         if pl_module.test_by == "classifier" or cached.representations.dim() != 2:
@@ -172,7 +176,7 @@ def clip_embeddings(cached: CachedSplit) -> Tensor:
 
 
 def class_names(
-    trainer: L.Trainer, pl_module: L.LightningModule | None, n: int, exact: bool = True
+    trainer: L.Trainer, pl_module: FewShotMethod | None, n: int, exact: bool = True
 ) -> list[str]:
     """Class names in label order: the test set's, else (with ``pl_module``) the method's
     stored training classes, else the indices ``0..n-1``; a list counts when it holds ``n``
@@ -180,7 +184,7 @@ def class_names(
     test_set = getattr(getattr(trainer, "datamodule", None), "test_set", None)
     candidates = [getattr(test_set, "class_names", None)]
     if pl_module is not None:
-        candidates.append(getattr(pl_module, "class_names", None))
+        candidates.append(pl_module.class_names)
     for names in candidates:
         if names is not None and (len(names) == n or (not exact and len(names) > n)):
             return [str(name) for name in names]
@@ -188,17 +192,18 @@ def class_names(
 
 
 def classifier_figures(
-    trainer: L.Trainer, pl_module: L.LightningModule, cached: CachedSplit
+    trainer: L.Trainer, pl_module: FewShotMethod, cached: CachedSplit
 ) -> dict[str, FigureBuilder]:
     """A classifier's figures from its cached test logits ``[N_windows, C]``, by file name."""
-    combine = getattr(pl_module, "clip_combination", "mean")
+    combine = pl_module.clip_combination
     names = class_names(trainer, pl_module, cached.representations.shape[-1])
-    if not getattr(pl_module, "multi_label", False):
+    threshold = pl_module.decision_threshold()
+    if threshold is None:
         return {
             "confusion_matrix": lambda: _confusion_matrix(cached, combine, names),
             "f1_per_class": lambda: _single_label_f1(cached, combine, names),
         }
-    threshold = getattr(pl_module, "threshold", torch.tensor(0.5)).detach().cpu()
+    threshold = threshold.detach().cpu()
     return {
         "f1_per_class": lambda: _multi_label_f1(cached, combine, threshold, names),
         "precision_recall": lambda: precision_recall_figure(

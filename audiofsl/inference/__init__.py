@@ -11,7 +11,6 @@ from audiofsl.inference.enrolment import Enrolment, QueryAssignment
 from audiofsl.inference.predictor import (
     FilePrediction,
     Predictor,
-    classifier_of,
     cut_windows,
     load_model,
     loop_windows,
@@ -22,7 +21,6 @@ __all__ = [
     "FilePrediction",
     "Predictor",
     "QueryAssignment",
-    "classifier_of",
     "cut_windows",
     "load_model",
     "loop_windows",

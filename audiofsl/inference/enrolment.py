@@ -12,20 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from audiofsl.heads import DISTANCES, pairwise_distance
+from audiofsl.heads import pairwise_distance
 
-__all__ = ["Enrolment", "QueryAssignment", "prototype_scorer"]
-
-
-def prototype_scorer(method: nn.Module):
-    """The method's scorer when it scores by distance to prototypes (``distance`` and
-    ``prepare``, e.g. :class:`~audiofsl.evaluation.PrototypeScorer`), else None."""
-    scorer = getattr(method, "scorer", None)
-    if getattr(scorer, "distance", None) in DISTANCES and hasattr(scorer, "prepare"):
-        return scorer
-    return None
+__all__ = ["Enrolment", "QueryAssignment"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +72,8 @@ class Enrolment:
             embeddings: ``[N, D]`` support embeddings.
             owner: ``[N]`` long class index (into ``classes``) of each; every class needs one.
             classes: the class names.
-            scorer: the method's prototype scorer (see :func:`prototype_scorer`), or None.
+            scorer: the method's prototype scorer, or None (see
+                :meth:`~audiofsl.methods.FewShotMethod.prototype_scorer`).
             train_mean: ``[D]`` the run's mean training embedding for centring transforms
                 (None: the mean of ``embeddings``).
 

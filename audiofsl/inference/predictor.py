@@ -32,21 +32,20 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from audiofsl.data.audio_io import AudioLoadError, display_path, load_audio
 from audiofsl.data.windows import window_starts
 from audiofsl.evaluation.cache import CachedSplit
 from audiofsl.evaluation.classification import CLIP_COMBINATIONS, clip_probabilities
 from audiofsl.evaluation.windows import mean_over_windows, window_table
-from audiofsl.inference.enrolment import Enrolment, QueryAssignment, prototype_scorer
+from audiofsl.inference.enrolment import Enrolment, QueryAssignment
 from audiofsl.methods import FewShotMethod
-from audiofsl.runs.composition import build_loader, load_run, training_class_names
+from audiofsl.runs.composition import build_loader, load_run
 
 __all__ = [
     "FilePrediction",
     "Predictor",
-    "classifier_of",
     "cut_windows",
     "load_model",
     "loop_windows",
@@ -96,21 +95,6 @@ def loop_windows(wave: Tensor, starts: Tensor, window: int) -> Tensor:
     return wave[index]
 
 
-def classifier_of(method: nn.Module) -> nn.Module | None:
-    """The method's classifier over its training classes, or None.
-
-    A ``classifier`` module (contrastive methods with one), else the ``head`` of a method with
-    ``n_classes`` (the supervised baseline's linear head); a prototype head is no classifier.
-    """
-    classifier = getattr(method, "classifier", None)
-    if isinstance(classifier, nn.Module):
-        return classifier
-    head = getattr(method, "head", None)
-    if isinstance(head, nn.Module) and isinstance(getattr(method, "n_classes", None), int):
-        return head
-    return None
-
-
 @dataclass(frozen=True)
 class FilePrediction:
     """A classifier's prediction for one file.
@@ -136,10 +120,8 @@ class Predictor:
         checkpoint: the checkpoint it was loaded from.
         device: ``"cpu"``, ``"cuda"``, ...; None: CUDA when available.
         batch_size: windows per forward pass (None: the run's ``data.loader.eval_batch_size``).
-        class_names: names of the classifier's classes, in label order (None: looked up, see
-            :attr:`class_names`).
-        data: changes to the run's stored data settings for that look-up, e.g.
-            ``{"root": "/moved/audio"}``.
+        class_names: names of the classifier's classes, in label order (None: those saved in
+            the checkpoint, see :attr:`class_names`).
     """
 
     def __init__(
@@ -150,7 +132,6 @@ class Predictor:
         device: str | torch.device | None = None,
         batch_size: int | None = None,
         class_names: Sequence[str] | None = None,
-        data: Mapping | None = None,
     ) -> None:
         self.config = config
         self.checkpoint = Path(checkpoint)
@@ -167,11 +148,10 @@ class Predictor:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         self.method = method.to(self.device).eval()
-        self.classifier = classifier_of(method)
-        threshold = getattr(method, "threshold", None)
-        self.threshold = None if threshold is None else torch.as_tensor(threshold).float().cpu()
+        self.classifier = method.training_classifier()
+        threshold = method.decision_threshold()
+        self.threshold = None if threshold is None else threshold.detach().float().cpu()
         self._given_names = None if class_names is None else [str(n) for n in class_names]
-        self._data = dict(data or {})
         self._class_names: list[str] | None = None
         #: The classes enrolled by :meth:`enrol`.
         self.enrolment: Enrolment | None = None
@@ -285,11 +265,8 @@ class Predictor:
     def class_names(self) -> list[str]:
         """Names of the classifier's classes, in label order.
 
-        Looked up once: the names given to :func:`load_model`, else those stored in the
-        checkpoint (runs save their training classes), else the training split of the run's
-        data rebuilt from the stored configuration (files listed and the run's index reused,
-        nothing decoded; ``data`` changes apply, e.g. a moved ``root``), else ``class_0``,
-        ``class_1``, ... with a warning.
+        The names given to :func:`load_model`, else those saved in the checkpoint (every run
+        saves its training classes), else ``class_0``, ``class_1``, ... with a warning.
         """
         if self._class_names is None:
             self._class_names = self._resolve_class_names()
@@ -304,32 +281,21 @@ class Predictor:
                     f"{n_classes} classes."
                 )
             return self._given_names
-        stored = getattr(self.method, "class_names", None)  # saved with the checkpoint
+        stored = self.method.class_names
         if stored is not None and len(stored) == n_classes:
             return list(stored)
-        fallback = [f"class_{i}" for i in range(n_classes)]
-        try:
-            names = training_class_names(self.config, self._data)
-        except Exception as error:  # any problem with the data: the names are a convenience
-            log.warning(
-                "class names: the run's training data could not be read (%s); the classes are "
-                "named class_0..class_%d. Add class_names=[NAME,...] to the command, or point "
-                "it at the data with +data.root=PATH.", error, n_classes - 1,
-            )  # fmt: skip
-            return fallback
-        if len(names) != n_classes:
-            log.warning(
-                "class names: the run's data now has %d training classes, its classifier %d; "
-                "the classes are named class_0..class_%d.", len(names), n_classes, n_classes - 1,
-            )  # fmt: skip
-            return fallback
-        return names
+        log.warning(
+            "class names: %s holds no names for its %d classes (%s); they are named "
+            "class_0..class_%d. Add class_names=[NAME,...] (in label order) to the command.",
+            self.checkpoint, n_classes,
+            "none saved" if stored is None else f"{len(stored)} saved", n_classes - 1,
+        )  # fmt: skip
+        return [f"class_{i}" for i in range(n_classes)]
 
     def _n_classes(self) -> int:
         self._require_classifier()
-        n_classes = getattr(self.method, "n_classes", None)
-        if isinstance(n_classes, int):
-            return n_classes
+        if isinstance(self.method.n_classes, int):
+            return self.method.n_classes
         probe = torch.zeros(2, self.method.encoder.out_dim, device=self.device)
         with torch.inference_mode():
             return int(self.classifier(probe).shape[-1])
@@ -428,10 +394,10 @@ class Predictor:
                     f"enrol: class '{name}' has no readable support file"
                     + (f" ({'; '.join(reasons)})" if reasons else " (none given)")
                 )
-        fitted = getattr(self.method, "train_mean_fitted", None)
-        train_mean = self.method.train_embedding_mean.float().cpu() if fitted else None
+        train_mean = self.method.fitted_train_mean()
+        train_mean = None if train_mean is None else train_mean.float().cpu()
         owners = torch.tensor([owner[p] for p in kept], dtype=torch.long)
-        scorer = prototype_scorer(self.method)
+        scorer = self.method.prototype_scorer()
         self.enrolment = Enrolment.from_embeddings(embeddings, owners, classes, scorer, train_mean)
         self.enrolment.failures = failures
         return self.enrolment
@@ -503,14 +469,13 @@ def load_model(
     device: str | torch.device | None = None,
     batch_size: int | None = None,
     class_names: Sequence[str] | None = None,
-    data: Mapping | None = None,
 ) -> Predictor:
     """A trained run ready for audio files (see :class:`Predictor`).
 
     Args:
         run_dir_or_ckpt: a run directory written by ``audiofsl.train``, or a ``.ckpt``.
         which: ``"best"`` or ``"last"`` checkpoint of a run directory (or ``"untrained"``).
-        device, batch_size, class_names, data: see :class:`Predictor`.
+        device, batch_size, class_names: see :class:`Predictor`.
     """
     config, method, checkpoint = load_run(run_dir_or_ckpt, which)
-    return Predictor(config, method, checkpoint, device, batch_size, class_names, data)
+    return Predictor(config, method, checkpoint, device, batch_size, class_names)

@@ -15,6 +15,7 @@ from audiofsl.evaluation import EpisodeSettings, EvaluationCache, EvaluationProt
 from audiofsl.evaluation.cache import CachedSplit
 from audiofsl.evaluation.classification import classifier_metrics
 from audiofsl.losses.composite import CompositeLoss
+from audiofsl.methods.interfaces import Classifier, DistanceScorer
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
@@ -42,10 +43,12 @@ class FewShotMethod(L.LightningModule):
     turns cached support and query representations of many tasks into logits
     ``[tasks, queries, n_way]``: every method is measured on the same tasks, scored its own way.
 
-    Subclasses set ``self.scorer`` (an object with ``prepare(representations, train_mean)`` and
-    ``__call__(support, query)``, e.g. :class:`audiofsl.evaluation.PrototypeScorer`), implement
-    ``training_step``, and call :meth:`track_train_embeddings` with the embeddings of their
-    training batch (for centring transforms at evaluation).
+    Subclasses set ``self.scorer`` (a :class:`~audiofsl.methods.interfaces.Scorer`, e.g.
+    :class:`audiofsl.evaluation.PrototypeScorer`), implement ``training_step``, and call
+    :meth:`track_train_embeddings` with the embeddings of their training batch (for centring
+    transforms at evaluation). Methods with a classifier over their training classes override
+    :meth:`training_classifier` (and :meth:`decision_threshold` for multi-label ones): inference
+    asks these, never the method's attributes.
 
     Args:
         frontend: waveform [B, T] -> features [B, C, F, L].
@@ -55,6 +58,9 @@ class FewShotMethod(L.LightningModule):
         scheduler: optional partial LR scheduler taking the optimiser; stepped each epoch.
         evaluation: episode settings for validation and test (default 5-way 5-shot).
     """
+
+    #: Training classes of the method's classifier (None: no classifier).
+    n_classes: int | None = None
 
     def __init__(
         self,
@@ -87,7 +93,8 @@ class FewShotMethod(L.LightningModule):
         self.test_by = "episodes"
         #: How a classifier's window probabilities are combined per clip ("mean" or "max").
         self.clip_combination = "mean"
-        #: The training classes' names in label order, once loaded from a checkpoint.
+        #: The training classes' names in label order: set by the training run from its data,
+        #: saved in every checkpoint, read back with it.
         self.class_names: list[str] | None = None
         #: The latest evaluated split: {"split": "val" | "test", "cached": CachedSplit} (the
         #: classifier's logits with test_by="classifier", else the representations before the
@@ -174,6 +181,25 @@ class FewShotMethod(L.LightningModule):
             self.train(was_training)
         return cache.finalize()
 
+    # ----------------------------------------------------------------- what inference asks
+    def training_classifier(self) -> Classifier | None:
+        """The classifier over the training classes (embeddings [B, D] -> logits
+        [B, n_classes]), or None for methods without one (the default)."""
+        return None
+
+    def decision_threshold(self) -> Tensor | None:
+        """The multi-label decision threshold [n_classes], or None (single-label; the default)."""
+        return None
+
+    def fitted_train_mean(self) -> Tensor | None:
+        """The mean training embedding [D] of the last training epoch, or None before one."""
+        return self.train_embedding_mean if bool(self.train_mean_fitted) else None
+
+    def prototype_scorer(self) -> DistanceScorer | None:
+        """The scorer when it scores by distance to class prototypes (so that new classes can
+        be enrolled the way episodes are scored), else None (e.g. RelationNet's)."""
+        return self.scorer if isinstance(self.scorer, DistanceScorer) else None
+
     def track_train_embeddings(self, embeddings: Tensor) -> None:
         """Accumulate the epoch's mean training embedding (for centring at evaluation)."""
         detached = embeddings.detach().to(torch.float64)
@@ -258,7 +284,7 @@ class FewShotMethod(L.LightningModule):
             raise TypeError(f"{type(self).__name__} sets no scorer; it cannot be evaluated.")
         cached = self._eval_cache.finalize()
         self.last_evaluation = {"split": split, "cached": dataclasses.replace(cached)}
-        train_mean = self.train_embedding_mean if bool(self.train_mean_fitted) else None
+        train_mean = self.fitted_train_mean()
         cached.representations = self.scorer.prepare(cached.representations, train_mean)
         for index, setting in enumerate(settings):
             result = self.evaluation.evaluate(cached, setting, self.scorer)
@@ -276,10 +302,8 @@ class FewShotMethod(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.run_config is not None:
             checkpoint["audiofsl_config"] = self.run_config
-        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer else None
-        train_set = getattr(datamodule, "train_set", None) if datamodule is not None else None
-        if train_set is not None:  # the classifier's label order, for inference on new files
-            checkpoint[CLASS_NAMES_KEY] = list(train_set.class_names)
+        if self.class_names is not None:  # the label order, for inference on new files
+            checkpoint[CLASS_NAMES_KEY] = list(self.class_names)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.class_names = checkpoint.get(CLASS_NAMES_KEY)
+        self.class_names = checkpoint.get(CLASS_NAMES_KEY, self.class_names)

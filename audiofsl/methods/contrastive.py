@@ -167,6 +167,10 @@ class ContrastiveMethod(FewShotMethod):
             outputs["logits"] = self.classifier(embeddings)
         return self.compute_loss(self.loss, outputs, batch_size=labels.numel())
 
+    def training_classifier(self) -> nn.Module | None:
+        """The supervised branch's classifier (CLAR), or None."""
+        return self.classifier
+
     def representation(self, batch: dict) -> Tensor:
         """Embeddings for episodes, or the classifier's logits [B, C]."""
         embeddings = self.embed(batch["features"])

@@ -136,6 +136,14 @@ class Supervised(FewShotMethod):
             self.log("train/acc", accuracy, prog_bar=True, batch_size=labels.numel())
         return loss
 
+    def training_classifier(self) -> nn.Module:
+        """The linear head over the ``n_classes`` training classes."""
+        return self.head
+
+    def decision_threshold(self) -> Tensor | None:
+        """The tuned multi-label threshold [n_classes], or None for single-label training."""
+        return self.threshold if self.multi_label else None
+
     def representation(self, batch: dict) -> Tensor:
         """Embeddings for episodes, or the classifier's logits [B, n_classes]."""
         embeddings = self.embed(batch["features"])

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -268,14 +267,6 @@ def find_checkpoint(run_dir: Path, which: str = "best") -> Path:
 def build_loader(cfg: DictConfig) -> Any:
     """The run's loader settings (``data.loader``: sample rate, windows, batch sizes), built."""
     return instantiate(cfg.data.loader)
-
-
-def training_class_names(cfg: DictConfig, data_changes: Mapping | None = None) -> list[str]:
-    """The names of a run's training classes, read from its data (set up afresh), with
-    ``data_changes`` to its stored data settings (e.g. ``{"root": "/moved/audio"}``)."""
-    if data_changes:
-        cfg = OmegaConf.merge(cfg, {"data": dict(data_changes)})
-    return list(build_datamodule(cfg).train_set.class_names)
 
 
 def load_run(path: str | Path, which: str = "best") -> tuple[DictConfig, FewShotMethod, Path]:
