@@ -33,6 +33,7 @@ from audiofsl.train import check_trainer_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
 ANSI_ESCAPE = "\x1b["
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 #: Settings that keep a run (or its start) small.
 SMALL = ["data.n_classes=20", "data.clips_per_class=10", "data.split.sizes=[10,5,5]"]
 #: Each command's main function and primary config.
@@ -83,6 +84,30 @@ def test_a_mistyped_group_gets_the_group_meant(monkeypatch, capsys):
     status, _, stderr = run_in_process(monkeypatch, capsys, "train", "encodr=crnn")
     assert status == 1
     assert "Did you mean encoder?" in stderr
+
+
+@pytest.mark.parametrize("args", [("+experiment=synthetic_cola", "loss=cpl"),
+                                  ("method=simclr", "head=linear")])  # fmt: skip
+def test_a_group_the_method_does_not_take_is_refused(monkeypatch, capsys, args):
+    status, _, stderr = run_in_process(monkeypatch, capsys, "train", *args)
+    group = args[1].split("=")[0]
+    assert status == 1 and "Traceback" not in stderr
+    assert f"{args[1]}: this run's method takes no {group} group" in stderr
+    assert "method=protonet, method=supervised, method=view_attention do" in stderr
+    assert f"+{group}=" not in stderr  # Hydra's advice would add a group nothing reads
+
+
+def test_a_part_group_is_composed_exactly_when_the_method_reads_it(compose_config):
+    experiments = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+    without = []
+    for overrides in [[], *([f"+experiment={name}"] for name in experiments)]:
+        cfg = compose_config("train", overrides)
+        method = OmegaConf.to_yaml(cfg.method)  # unresolved: ${head...} where it is read
+        for group in ("head", "loss"):
+            assert (group in cfg) == ("${" + group in method), (overrides, group)
+        if "loss" not in cfg:
+            without.append(overrides[0])
+    assert "+experiment=synthetic_cola" in without and "+experiment=esc50_relationnet" in without
 
 
 def test_a_mistyped_setting_beside_a_sweep_gets_the_setting_meant(monkeypatch, capsys):

@@ -32,7 +32,11 @@ from hydra.errors import (
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from audiofsl.runs.suggestions import added_setting_suggestion, composition_suggestion
+from audiofsl.runs.suggestions import (
+    added_setting_suggestion,
+    composition_suggestion,
+    unused_group_message,
+)
 
 #: Errors about a path that its message names, wherever they are raised.
 PATH_ERRORS = (
@@ -94,7 +98,11 @@ def user_error_message(
         compose: composes the command's config (only called to suggest a setting).
     """
     if isinstance(error, ConfigCompositionException):
-        return composition_suggestion(error) or hydra_message(error)
+        return (
+            unused_group_message(error, overrides)
+            or composition_suggestion(error)
+            or hydra_message(error)
+        )
     suggestion = added_setting_suggestion(error, overrides, compose)
     if suggestion is not None:
         return suggestion

@@ -9,6 +9,7 @@ setting belongs to (``sampler.n_shot``).
 from __future__ import annotations
 
 import difflib
+import importlib.resources
 import re
 from collections.abc import Callable, Sequence
 
@@ -95,3 +96,36 @@ def added_setting_suggestion(
     if not isinstance(parent, DictConfig):
         return f"{added[0].input_line}: {error}"
     return f"{added[0].input_line}: {unknown_setting(key, parent, verb='takes')}"
+
+
+_NO_GROUP_MATCH = re.compile(r"Could not override '(\w+)'\. No match in the defaults list")
+#: Groups that only some methods compose (in their own defaults list).
+METHOD_PART_GROUPS = ("head", "loss")
+
+
+def methods_taking(group: str) -> list[str]:
+    """The ``method=`` options whose config composes ``group`` (e.g. loss: protonet, ...)."""
+    folder = importlib.resources.files("audiofsl.conf").joinpath("method")
+    return sorted(
+        entry.name.removesuffix(".yaml")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".yaml") and f"/{group}@" in entry.read_text(encoding="utf-8")
+    )
+
+
+def unused_group_message(error: ConfigCompositionException, overrides: Sequence[str]) -> str | None:
+    """For ``loss=cpl`` (or ``head=...``) with a method that takes no such group: which methods
+    do, and where this method's own part is set; None for other errors."""
+    match = _NO_GROUP_MATCH.match(str(error))
+    if match is None or match.group(1) not in METHOD_PART_GROUPS:
+        return None
+    group = match.group(1)
+    given = next((o for o in overrides if o.split("=")[0].lstrip("~+") == group), group + "=...")
+    taking = methods_taking(group)
+    return (
+        f"{given}: this run's method takes no {group} group; "
+        f"{', '.join('method=' + name for name in taking)} "
+        f"{'do' if len(taking) > 1 else 'does'}. Other methods build their parts in their own "
+        "config (conf/method/<name>.yaml): change them as method.<part>.<setting>=VALUE, e.g. "
+        "method.loss.temperature=0.1 with method=simclr."
+    )
