@@ -180,7 +180,8 @@ def run_predict(cfg: DictConfig) -> dict:
     if max_rows is not None and len(rows) > max_rows:
         print_label_counts(console, heading, [row.labels for row in rows], max_rows)
     else:
-        print_predictions(console, rows, heading, multi_label=predictor.threshold is not None)
+        multi_label = predictor.classes.threshold is not None
+        print_predictions(console, rows, heading, multi_label=multi_label)
     csv_path, json_path = output_files(cfg, "predictions")
     content = {
         "checkpoint": str(predictor.checkpoint),

@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 from audiofsl.data.audio_io import display_path
 from audiofsl.data.clips import ClipDataset
 
-__all__ = ["WindowDataset", "loop_window", "window_starts"]
+__all__ = ["WindowDataset", "cut_windows", "loop_window", "loop_windows", "window_starts"]
 
 
 def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
@@ -65,6 +65,43 @@ def loop_window(wave: Tensor, start: int, window: int) -> Tensor:
         raise ValueError("loop_window: the waveform is empty; there is nothing to cut.")
     index = (torch.arange(window, device=wave.device) + start) % length
     return wave.index_select(-1, index)
+
+
+def cut_windows(wave: Tensor, window: int, hop: int) -> Tensor:
+    """Every window of a waveform, as evaluation cuts a clip (:class:`WindowDataset`).
+
+    Windows start every ``hop`` samples (:func:`~audiofsl.data.windows.window_starts`): one
+    window for a clip no longer than ``window``, else the fewest that cover every sample; short
+    clips and a last window running past the end are loop-padded (:func:`loop_windows`).
+
+    Args:
+        wave: ``[T]`` waveform, T >= 1.
+        window: window length in samples.
+        hop: samples between window starts, in 1..window.
+
+    Returns:
+        ``[W, window]`` windows, same dtype and device as ``wave``.
+    """
+    if wave.dim() != 1 or wave.numel() == 0:
+        raise ValueError(f"cut_windows: wave must be a non-empty [T] tensor, got {wave.shape}.")
+    starts = torch.tensor(window_starts(wave.numel(), window, hop), device=wave.device)
+    return loop_windows(wave, starts, window)
+
+
+def loop_windows(wave: Tensor, starts: Tensor, window: int) -> Tensor:
+    """Windows ``wave[(s + i) % T]``, ``i`` in ``0..window-1``, for each start ``s``, in one
+    gather (the looping of :func:`~audiofsl.data.windows.loop_window`).
+
+    Args:
+        wave: ``[T]`` waveform, T >= 1.
+        starts: ``[W]`` long start samples.
+        window: window length in samples.
+
+    Returns:
+        ``[W, window]`` windows.
+    """
+    index = (starts[:, None] + torch.arange(window, device=wave.device)) % wave.numel()
+    return wave[index]
 
 
 class WindowDataset(Dataset):

@@ -8,7 +8,8 @@ prototype under the scorer's distance.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -16,7 +17,48 @@ from torch import Tensor
 
 from audiofsl.heads import pairwise_distance
 
-__all__ = ["Enrolment", "QueryAssignment"]
+__all__ = ["Enrolment", "QueryAssignment", "readable_owners", "support_files"]
+
+
+def support_files(
+    support: Mapping[str, Sequence[str | os.PathLike] | str | os.PathLike],
+) -> tuple[list[str], list[str | os.PathLike], list[int]]:
+    """The class names, every support file in order, and each file's class index.
+
+    Args:
+        support: ``{class name: audio files}`` (a single path is one file).
+    """
+    if not support:
+        raise ValueError("enrol: support is empty; give {class name: [audio files]}.")
+    classes = [str(name) for name in support]
+    paths, owner = [], []
+    for index, files in enumerate(support.values()):
+        files = [files] if isinstance(files, str | os.PathLike) else list(files)
+        paths += files
+        owner += [index] * len(files)
+    return classes, paths, owner
+
+
+def readable_owners(
+    classes: Sequence[str], owner: Sequence[int], kept: Sequence[int],
+    failures: Sequence[tuple[str, str]],
+) -> Tensor:  # fmt: skip
+    """``[N_kept]`` class index of each readable support file (positions ``kept``).
+
+    Raises:
+        ValueError: naming a class that has no readable file, with its files' reasons.
+    """
+    failed = sorted(set(range(len(owner))) - set(kept))  # aligned with failures
+    for index, name in enumerate(classes):
+        if not any(owner[p] == index for p in kept):
+            reasons = [f"{path}: {reason}"
+                       for p, (path, reason) in zip(failed, failures, strict=True)
+                       if owner[p] == index]  # fmt: skip
+            raise ValueError(
+                f"enrol: class '{name}' has no readable support file"
+                + (f" ({'; '.join(reasons)})" if reasons else " (none given)")
+            )
+    return torch.tensor([owner[p] for p in kept], dtype=torch.long)
 
 
 @dataclass(frozen=True)

@@ -13,23 +13,29 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import logging
 import os
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
 from pathlib import Path
 
+import numpy as np
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
+from torch import Tensor
 
 from audiofsl.data.audio_io import display_path
 
 __all__ = [
+    "FilePrediction",
+    "write_embeddings",
     "check_max_rows",
     "kept_output_files",
     "print_file_table",
@@ -50,6 +56,55 @@ _ELLIPSIS = "…"
 
 
 # ----------------------------------------------------------------- output files
+@dataclass(frozen=True)
+class FilePrediction:
+    """A classifier's prediction for one file.
+
+    Attributes:
+        path: the file.
+        top: the ``top_k`` most probable classes ``(name, probability)``, best first.
+        labels: the predicted labels: the most probable class, or for a multi-label run every
+            class whose probability exceeds the run's threshold (most probable first).
+    """
+
+    path: str
+    top: list[tuple[str, float]]
+    labels: list[str]
+
+
+def write_embeddings(
+    embeddings: Tensor, rows: Sequence[tuple[str, str]], out: Path
+) -> dict[str, Path]:
+    """Write file embeddings for analysis and for TensorBoard's projector.
+
+    Writes ``embeddings.npy`` (float32 ``[N, D]``), ``metadata.csv`` (``path,label``, the same
+    rows) and, when TensorBoard is installed, a projector log in ``out/tensorboard``
+    (``tensorboard --logdir out/tensorboard``).
+
+    Args:
+        embeddings: ``[N, D]`` one row per file.
+        rows: ``(path, label)`` of each file.
+        out: output folder (created).
+
+    Returns:
+        The written paths by kind (``embeddings``, ``metadata``, ``tensorboard``).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    written = {"embeddings": out / "embeddings.npy", "metadata": out / "metadata.csv"}
+    np.save(written["embeddings"], embeddings.numpy().astype(np.float32))
+    with written["metadata"].open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([("path", "label"), *rows])
+    if rows and importlib.util.find_spec("tensorboard") is not None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        written["tensorboard"] = out / "tensorboard"
+        metadata = [[display_path(path), label or "-"] for path, label in rows]
+        with SummaryWriter(str(written["tensorboard"])) as writer:
+            writer.add_embedding(embeddings, metadata=metadata,
+                                 metadata_header=["path", "label"], tag="audio")  # fmt: skip
+    return written
+
+
 def kept_output_files(folder: Path, now: datetime | None = None) -> tuple[Path, Path]:
     """A new ``<folder>/<time>.csv`` and its ``.json``, beside no earlier output.
 
