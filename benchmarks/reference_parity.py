@@ -37,10 +37,10 @@ recent torch computes the same figures to float32 rounding). audiofsl is not imp
 
 Usage::
 
-    git clone https://github.com/magcil/audio-few-shot-learning /tmp/ref_magcil
+    git clone https://github.com/magcil/audio-few-shot-learning magcil
     git clone https://github.com/CHeggan/MetaAudio-A-Few-Shot-Audio-Classification-Benchmark \\
-        /tmp/ref_metaaudio
-    python benchmarks/reference_parity.py /tmp/ref_magcil --metaaudio /tmp/ref_metaaudio
+        metaaudio
+    python benchmarks/reference_parity.py magcil --metaaudio metaaudio
 """
 
 from __future__ import annotations
