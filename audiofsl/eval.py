@@ -92,7 +92,7 @@ def run_evaluation(cfg: DictConfig) -> dict:
         metrics = run_finetune(cfg, run_cfg, ckpt_path)
         return _write_metrics(cfg, ckpt_path, metrics)
     if cfg.get("scorer"):
-        if method.test_by == "classifier":
+        if method.evaluator.by_classifier:
             raise ValueError(
                 "scorer changes apply to runs tested on few-shot episodes; this run is tested by "
                 "its classifier (method.test_by=classifier)."
@@ -118,7 +118,7 @@ def run_evaluation(cfg: DictConfig) -> dict:
     trainer = build_trainer(trainer_cfg)
     trainer.test(method, datamodule=datamodule)
     metrics = collect_metrics(trainer, keys=("test",))
-    if method.test_by == "classifier":  # no episodes: the classifier on the test clips
+    if method.evaluator.by_classifier:  # no episodes: the classifier on the test clips
         log.info(format_result(metrics, "test", None))
         return _write_metrics(cfg, ckpt_path, metrics)
     if cfg.get("episodes"):
@@ -163,7 +163,7 @@ def run_validation(
     trainer = build_trainer(trainer_cfg)
     trainer.validate(method, datamodule=datamodule, verbose=False)
     metrics = collect_metrics(trainer, keys=("val",))
-    if method.test_by == "classifier":
+    if method.evaluator.by_classifier:
         log.info(format_result(metrics, "val", None))
         return metrics, None
     log.info(format_result(metrics, "val", method.evaluation.val))
@@ -220,39 +220,22 @@ def finetune_config(cfg: DictConfig, run_cfg: DictConfig, ckpt_path: Path) -> Di
     classifier when the splits share their classes (folds, official splits), and on the run's
     few-shot episodes of the novel classes otherwise.
     """
-    settings = cfg.finetune
     run_cfg = with_data_changes(run_cfg, cfg.get("data"))
     class_disjoint = bool(instantiate(run_cfg.data.split).class_disjoint)
-    method = {
-        "_target_": "audiofsl.methods.Supervised",
-        "n_classes": None,
-        "frontend": run_cfg.method.frontend,
-        "augmentation": {"_target_": "audiofsl.augmentations.AugmentationPipeline"},
-        "encoder": run_cfg.method.encoder,
-        "head": {"_target_": "audiofsl.heads.LinearHead", "_partial_": True},
-        "loss": {"_target_": "audiofsl.losses.CrossEntropyLoss"},
-        "scorer": {"_target_": "audiofsl.evaluation.PrototypeScorer",
-                   "distance": "squared_euclidean", "transform": "center_l2"},
-        "optimizer": {"_target_": "torch.optim.Adam", "_partial_": True, "lr": settings.lr},
-        "scheduler": None,
-        "test_by": "episodes" if class_disjoint else "classifier",
-    }  # fmt: skip
+    changes = OmegaConf.to_container(cfg.finetune.run, resolve=True)
+    method = changes["method"]  # the run's parts take their places (the build order)
+    method["frontend"] = OmegaConf.to_container(run_cfg.method.frontend)
+    method["encoder"] = OmegaConf.to_container(run_cfg.method.encoder)
+    method["test_by"] = "episodes" if class_disjoint else "classifier"
     run_dir = ckpt_path.parent.parent
-    changes = {
-        "method": method,
-        "sampler": {"_target_": "audiofsl.samplers.MiniBatchSpec",
-                    "batch_size": settings.batch_size, "drop_last": True},
-        "trainer": {"max_epochs": settings.epochs},
-        "callbacks": {"head_first": {"_target_": "audiofsl.methods.finetuning.HeadFirstFinetuning",
-                                     "head_only_epochs": settings.head_only_epochs,
-                                     "encoder_lr_factor": settings.encoder_lr_factor}},
-        "paths": {"output_dir": str(run_dir / "finetune")},
-        "task_name": f"{run_cfg.get('task_name', 'run')}_finetune",
-        "init_from": str(ckpt_path),
-        "resume": None,
-        "ckpt_path": None,
-        "test": True,
-    }  # fmt: skip
+    changes.update(
+        paths={"output_dir": str(run_dir / "finetune")},
+        task_name=f"{run_cfg.get('task_name', 'run')}_finetune",
+        init_from=str(ckpt_path),
+        resume=None,
+        ckpt_path=None,
+        test=True,
+    )
     # The stored config holds resolved paths into the run's directory (checkpoints, logs,
     # plots): they move to the fine-tuning run's, so the trained run is never overwritten.
     old_dir = str(run_cfg.paths.output_dir)

@@ -246,9 +246,7 @@ def run_protonet(cfg: DictConfig, run: StudyRun, run_dir: Path) -> None:
     sampler = {"n_way": settings.n_way, "n_shot": n_shot, "n_query": n_query,
                "n_episodes": settings.episodes}  # fmt: skip
     train.sampler = OmegaConf.merge(train.sampler, sampler)
-    # No episodes are drawn from the test fold; the smallest setting asks nothing of its data.
-    train.evaluation.test = [{"_target_": "audiofsl.evaluation.EpisodeSettings",
-                              "n_way": 2, "n_shot": 1, "n_query": 1, "n_tasks": 1}]  # fmt: skip
+    train.evaluation.test = OmegaConf.to_container(settings.test_episodes, resolve=True)
     train.test = False
     with open_dict(train):
         train.study.test = "nearest prototype of the training clips"
@@ -285,11 +283,7 @@ def run_transfer_finetune(cfg: DictConfig, run: StudyRun, run_dir: Path) -> None
     train = transfer_config(cfg, run, run_dir)
     with open_dict(train):
         train.init_from = str(cfg.study.transfer_from)
-        train.callbacks.head_first = {
-            "_target_": "audiofsl.methods.finetuning.HeadFirstFinetuning",
-            "head_only_epochs": settings.head_only_epochs,
-            "encoder_lr_factor": settings.encoder_lr_factor,
-        }
+        train.callbacks.head_first = OmegaConf.to_container(settings.schedule, resolve=True)
     run_training(train)
 
 

@@ -144,7 +144,7 @@ def run_training(cfg: DictConfig) -> dict:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         metrics.update(collect_metrics(trainer, keys=("test",)))
-        by_classifier = model.test_by == "classifier"
+        by_classifier = model.evaluator.by_classifier
         settings = None if by_classifier else evaluation.test_settings()[0]
         log.info(format_result(metrics, "test", settings))
     metrics_path = output_dir / METRICS_FILE

@@ -66,7 +66,7 @@ def test_simpleshot_scoring_centres_on_the_training_mean_then_normalises(compose
         OmegaConf.merge(run_cfg, {"trainer": {"logger": False}, "logger": None})
     )
     trainer.test(method, datamodule=datamodule, verbose=False)
-    raw = method.last_evaluation["cached"]
+    raw = method.evaluator.last.cached
     by_hand = F.normalize(raw.representations.float() - method.train_embedding_mean.float(), dim=-1)
     setting = method.evaluation.test_settings()[0]
     plain = PrototypeScorer(distance=run_cfg.head.distance, transform="none")

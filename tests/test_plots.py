@@ -19,6 +19,7 @@ from test_supervised_experiments import QUICK as SUPERVISED_QUICK
 from audiofsl.eval import run_evaluation
 from audiofsl.evaluation import test_plots as plotting
 from audiofsl.evaluation.cache import CachedSplit
+from audiofsl.evaluation.evaluator import ClassifierEvaluator, EvaluatedSplit
 from audiofsl.evaluation.metrics import multi_label_metrics
 from audiofsl.evaluation.plots import (
     confusion_matrix_figure,
@@ -138,9 +139,9 @@ def _fake_run(run_dir: Path, loggers: list | None = None) -> tuple:
     """A trainer without datamodule and a single-label classifier that was just tested."""
     trainer = SimpleNamespace(is_global_zero=True, loggers=loggers or [], global_step=3,
                               default_root_dir=str(run_dir), datamodule=None)  # fmt: skip
-    evaluation = {"split": "test", "cached": _classifier_split()}
-    module = SimpleNamespace(test_by="classifier", clip_combination="mean", class_names=None,
-                             last_evaluation=evaluation,
+    evaluator = ClassifierEvaluator(clip_combination="mean")
+    evaluator.last = EvaluatedSplit("test", _classifier_split())
+    module = SimpleNamespace(evaluator=evaluator, class_names=None,
                              decision_threshold=lambda: None)  # fmt: skip
     return trainer, module
 
@@ -163,7 +164,7 @@ def test_a_failing_plot_is_a_warning_and_the_others_are_written(tmp_path, caplog
         callback.on_test_end(trainer, module)
     assert "test plot embedding_map failed" in caplog.text
     assert (tmp_path / "out" / "confusion_matrix.png").is_file()
-    module.last_evaluation = None
+    module.evaluator.last = None
     callback.on_test_end(trainer, module)  # nothing to plot: a warning, no exception
     assert "test plots skipped" in caplog.text
 

@@ -30,7 +30,7 @@ def test_supervised_overlays_build(compose_config, tmp_path, experiment):
     cfg = compose_config("train", [f"+experiment={experiment}", f"data.root={tmp_path}"])
     cfg.method.n_classes = 10
     method = build_method(cfg)
-    assert method.test_by == "classifier"
+    assert method.evaluator.by_classifier
 
 
 @pytest.mark.slow

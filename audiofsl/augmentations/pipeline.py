@@ -116,3 +116,21 @@ class AugmentationPipeline(nn.Module):
         others = audio.repeat(self.n_views - 1, *([1] * (audio.dim() - 1)))
         augmented = self.spectrogram(frontend(self.waveform(others)))
         return torch.cat([frontend(audio), augmented])
+
+    def seeded(self, audio: Tensor, frontend: nn.Module, seed: int) -> Tensor:
+        """The views of :meth:`forward` drawn from ``seed`` without touching the global random
+        state (of training): evaluation of methods that fuse views sees the same views in every
+        run.
+
+        Args:
+            audio: ``[B, T]`` waveforms.
+            frontend: as for :meth:`forward`.
+            seed: the draw's seed (e.g. a base plus the batch's first item index).
+
+        Returns:
+            ``[n_views * B, C, F, L]`` features, as :meth:`forward`.
+        """
+        devices = [audio.device.index or 0] if audio.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            return self(audio, frontend)

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from audiofsl.evaluation.cache import CachedSplit
 from audiofsl.evaluation.classification import classification_accuracy
+from audiofsl.evaluation.embedding import embed_loader
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ def linear_probe(
     that split's clips and measured on the rest.
 
     Args:
-        method: a trained method (anything with ``embed_loader(loader) -> CachedSplit``).
+        method: a trained method (see :func:`~audiofsl.evaluation.embedding.embed_loader`).
         datamodule: an audiofsl data module (``split.class_disjoint``,
             ``sequential_dataloader(split)``).
         settings: probe settings.
@@ -191,9 +192,9 @@ def linear_probe(
         ``{"acc": ..., "acc_ci95": ...}`` over the measured clips.
     """
     settings = settings if settings is not None else ProbeSettings()
-    measured = method.embed_loader(datamodule.sequential_dataloader(split))
+    measured = embed_loader(method, datamodule.sequential_dataloader(split))
     if datamodule.split.class_disjoint:
         fit, measure = stratified_halves(measured, settings.fit_fraction, settings.seed)
     else:
-        fit, measure = method.embed_loader(datamodule.sequential_dataloader("train")), measured
+        fit, measure = embed_loader(method, datamodule.sequential_dataloader("train")), measured
     return probe_accuracy(fit, measure, settings)

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from audiofsl.evaluation.cache import CachedSplit
 from audiofsl.evaluation.classification import classifier_metrics
+from audiofsl.evaluation.embedding import embed_loader
 from audiofsl.evaluation.windows import mean_over_windows, window_table
 from audiofsl.heads import pairwise_distance
 
@@ -87,7 +88,7 @@ def prototype_classifier_test(method, datamodule, split: str = "test") -> dict[s
     train_mean = method.train_embedding_mean if fitted else None
 
     def embed(name: str) -> CachedSplit:
-        cached = method.embed_loader(datamodule.sequential_dataloader(name))
+        cached = embed_loader(method, datamodule.sequential_dataloader(name))
         prepared = scorer.prepare(cached.representations, train_mean)
         return dataclasses.replace(cached, representations=prepared)
 

@@ -26,6 +26,8 @@ from torch import Tensor
 
 from audiofsl.evaluation.cache import CachedSplit
 from audiofsl.evaluation.classification import clip_probabilities
+from audiofsl.evaluation.embedding import embed_loader
+from audiofsl.evaluation.evaluator import ClassifierEvaluator
 from audiofsl.evaluation.metrics import multi_label_metrics, single_label_metrics
 from audiofsl.evaluation.plots import (
     EMBEDDING_MAP_METHODS,
@@ -50,13 +52,14 @@ _METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE"}
 class TestPlots(L.Callback):
     """Write figures of the test split into ``dirpath`` and to every TensorBoard logger.
 
-    At the end of testing it reads the method's ``last_evaluation`` (the cached test split, see
-    :class:`~audiofsl.methods.base.FewShotMethod`) and draws:
+    At the end of testing it reads the test split the method's evaluator measured last
+    (:attr:`~audiofsl.evaluation.evaluator.SplitEvaluator.last`) and draws:
 
-    * classifier runs (``test_by="classifier"``): single-label, the confusion matrix of the
-      clips and their per-class F1; multi-label (``multi_label``), the per-class F1 at the
-      stored decision threshold and the precision-recall curves, the windows' probabilities
-      combined per clip by the method's ``clip_combination``;
+    * runs tested by a classifier (a
+      :class:`~audiofsl.evaluation.evaluator.ClassifierEvaluator`): single-label, the
+      confusion matrix of the clips and their per-class F1; multi-label (a method with a
+      ``decision_threshold()``), the per-class F1 at that threshold and the precision-recall
+      curves, the windows' probabilities combined per clip as the evaluator combines them;
     * every run: the embedding map of the test clips (a clip's windows averaged), from the
       cached embeddings of episode runs, or from the encoder (``embed_loader`` over the test
       split) for classifier runs and methods that cache other representations; at most
@@ -129,13 +132,13 @@ class TestPlots(L.Callback):
 
     def figures(self, trainer: L.Trainer, pl_module: FewShotMethod) -> dict[str, FigureBuilder]:
         """The figures of the latest test evaluation by file name, each built when called."""
-        evaluation = pl_module.last_evaluation
-        if not evaluation or evaluation.get("split") != "test":
-            raise ValueError("the method holds no test evaluation (last_evaluation)")
-        cached: CachedSplit = evaluation["cached"]
+        evaluator = pl_module.evaluator
+        if evaluator.last is None or evaluator.last.split != "test":
+            raise ValueError("the method's evaluator holds no test evaluation")
+        cached = evaluator.last.cached
         builders: dict[str, FigureBuilder] = {}
-        if pl_module.test_by == "classifier":
-            builders.update(classifier_figures(trainer, pl_module, cached))
+        if isinstance(evaluator, ClassifierEvaluator):
+            builders.update(classifier_figures(trainer, pl_module, evaluator, cached))
         if self.embedding_map is not None:
             builders["embedding_map"] = lambda: self._embedding_map(trainer, pl_module, cached)
         return builders
@@ -144,11 +147,12 @@ class TestPlots(L.Callback):
         self, trainer: L.Trainer, pl_module: FewShotMethod, cached: CachedSplit
     ) -> Figure:
         """The map of the test clips' mean embeddings (a seeded subsample of ``max_points``)."""
-        if pl_module.test_by == "classifier" or cached.representations.dim() != 2:
+        by_classifier = pl_module.evaluator.by_classifier
+        if by_classifier or cached.representations.dim() != 2:
             datamodule = trainer.datamodule
             if datamodule is None:
                 raise ValueError("no datamodule to embed the test clips with")
-            cached = pl_module.embed_loader(datamodule.sequential_dataloader("test"))
+            cached = embed_loader(pl_module, datamodule.sequential_dataloader("test"))
         embeddings = clip_embeddings(cached)
         labels = cached.clip_labels.cpu()
         if embeddings.dim() != 2:
@@ -158,9 +162,8 @@ class TestPlots(L.Callback):
             generator = torch.Generator().manual_seed(self.seed)
             keep = torch.randperm(n_clips, generator=generator)[: self.max_points].sort().values
             embeddings, labels = embeddings[keep], labels[keep]
-        by_classifier = pl_module if pl_module.test_by == "classifier" else None
         n_classes = int(cached.clip_labels.max()) + 1
-        names = class_names(trainer, by_classifier, n_classes, exact=False)
+        names = class_names(trainer, pl_module if by_classifier else None, n_classes, exact=False)
         return embedding_map_figure(
             embeddings, labels, names, self.embedding_map, self.seed,
             title=f"Test clips' embeddings, {_METHOD_LABELS[self.embedding_map]} "
@@ -192,10 +195,14 @@ def class_names(
 
 
 def classifier_figures(
-    trainer: L.Trainer, pl_module: FewShotMethod, cached: CachedSplit
+    trainer: L.Trainer,
+    pl_module: FewShotMethod,
+    evaluator: ClassifierEvaluator,
+    cached: CachedSplit,
 ) -> dict[str, FigureBuilder]:
-    """A classifier's figures from its cached test logits ``[N_windows, C]``, by file name."""
-    combine = pl_module.clip_combination
+    """A classifier's figures from its cached test logits ``[N_windows, C]``, by file name
+    (windows combined per clip as ``evaluator`` does)."""
+    combine = evaluator.clip_combination
     names = class_names(trainer, pl_module, cached.representations.shape[-1])
     threshold = pl_module.decision_threshold()
     if threshold is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -93,3 +94,14 @@ class Frontend(nn.Module, ABC):
         for tensor in self.buffers():
             return tensor.device
         return torch.device("cpu")
+
+
+#: Clips drawn (seeded) from the training classes to estimate global feature statistics.
+NORMALIZATION_CLIPS = 2000
+
+
+def fit_normalization_from(frontend: nn.Module, datamodule: Any) -> None:
+    """Fit ``frontend``'s global normalisation on ``NORMALIZATION_CLIPS`` seeded training clips
+    of ``datamodule`` (its ``statistics_dataloader``) when the frontend still needs it."""
+    if getattr(frontend, "needs_fitting", False):
+        frontend.fit_normalization(datamodule.statistics_dataloader(NORMALIZATION_CLIPS))

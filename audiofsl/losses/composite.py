@@ -87,3 +87,12 @@ def _as_term(name: str, term: LossTerm | nn.Module | Mapping) -> LossTerm:
     raise ValueError(
         f"loss.terms.{name} must be a loss module or {{loss: ..., weight: ...}}, got {term!r:.80}."
     )
+
+
+def logged_terms(terms: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """What a training step logs of :class:`CompositeLoss`'s result: ``train/loss`` (the
+    total) and, when there are several terms, each as ``train/loss_<name>``."""
+    if len(terms) == 2:  # a single term is the total
+        return {"train/loss": terms["loss"]}
+    return {"train/loss" if name == "loss" else f"train/loss_{name}": value
+            for name, value in terms.items()}  # fmt: skip

@@ -8,12 +8,11 @@ import torch
 from torch import Tensor, nn
 
 from audiofsl.evaluation import PrototypeScorer
-from audiofsl.evaluation.classification import CLIP_COMBINATIONS
+from audiofsl.evaluation.evaluator import split_evaluator
 from audiofsl.losses.composite import as_composite
 from audiofsl.methods.base import FewShotMethod
 
 HeadFactory = Callable[..., nn.Module]
-TEST_BY = ("episodes", "classifier")
 
 
 def random_windows(audio: Tensor, window: int, n_windows: int = 2) -> Tensor:
@@ -130,14 +129,9 @@ class ContrastiveMethod(FewShotMethod):
         missing = {"logits"} & set(self.loss.consumes) if classifier is None else set()
         if missing:
             raise ValueError("method.loss reads the classifier's logits: set method.classifier.")
-        if test_by not in TEST_BY or (test_by == "classifier" and classifier is None):
-            raise ValueError(
-                f"method.test_by={test_by!r}: choose episodes, or classifier with a classifier."
-            )
-        if clip_combination not in CLIP_COMBINATIONS:
-            raise ValueError(f"method.clip_combination: choose one of {CLIP_COMBINATIONS}.")
-        self.test_by = test_by
-        self.clip_combination = clip_combination
+        self.evaluator = split_evaluator(
+            test_by, self.evaluation, classifier is not None, clip_combination=clip_combination
+        )
         self.scorer = scorer if scorer is not None else PrototypeScorer(transform="center_l2")
 
     @property
@@ -174,4 +168,4 @@ class ContrastiveMethod(FewShotMethod):
     def representation(self, batch: dict) -> Tensor:
         """Embeddings for episodes, or the classifier's logits [B, C]."""
         embeddings = self.embed(batch["features"])
-        return self.classifier(embeddings) if self.test_by == "classifier" else embeddings
+        return self.classifier(embeddings) if self.evaluator.by_classifier else embeddings

@@ -60,3 +60,16 @@ class Classifier(Protocol):
     n_classes: int
 
     def __call__(self, embeddings: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class EvaluatedMethod(Protocol):
+    """What an evaluator asks of the method it measures (see
+    :mod:`audiofsl.evaluation.evaluator`): its scorer of few-shot tasks, the mean training
+    embedding for centring, and a multi-label decision threshold."""
+
+    scorer: Scorer | None
+
+    def fitted_train_mean(self) -> Tensor | None: ...
+
+    def decision_threshold(self) -> Tensor | None: ...

@@ -7,7 +7,7 @@ Both are meant as Hydra partials: a method calls ``optimizer(self.parameters())`
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,3 +156,16 @@ def warmup_cosine(
         raise ValueError(f"warmup_cosine min_lr_ratio must be in [0, 1], got {min_lr_ratio}.")
     factor = WarmupCosine(int(warmup_epochs), int(max_epochs), float(min_lr_ratio))
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=factor)
+
+
+def optimizer_configuration(
+    parameters: Iterable[Tensor],
+    optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+    scheduler: Callable[..., Any] | None = None,
+) -> Any:
+    """What a LightningModule's ``configure_optimizers`` returns: ``optimizer(parameters)``
+    (default Adam, lr 1e-3), with ``scheduler(optimizer)`` stepped each epoch when given."""
+    built = torch.optim.Adam(parameters, lr=1e-3) if optimizer is None else optimizer(parameters)
+    if scheduler is None:
+        return built
+    return {"optimizer": built, "lr_scheduler": {"scheduler": scheduler(built)}}

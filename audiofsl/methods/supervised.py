@@ -9,13 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from audiofsl.evaluation import PrototypeScorer
-from audiofsl.evaluation.cache import CachedSplit
-from audiofsl.evaluation.classification import (
-    CLIP_COMBINATIONS,
-    classifier_metrics,
-    clip_probabilities,
-)
-from audiofsl.evaluation.metrics import tune_threshold
+from audiofsl.evaluation.evaluator import split_evaluator
 from audiofsl.heads import LinearHead
 from audiofsl.losses import BCEWithLogitsLoss, CrossEntropyLoss
 from audiofsl.losses.composite import as_composite
@@ -87,19 +81,16 @@ class Supervised(FewShotMethod):
         self.head = head
         self.loss = as_composite(loss if loss is not None else CrossEntropyLoss())
         self.scorer = scorer if scorer is not None else PrototypeScorer(transform="center_l2")
-        if test_by not in ("episodes", "classifier"):
-            raise ValueError(f"method.test_by={test_by!r}: choose episodes or classifier.")
-        if clip_combination not in CLIP_COMBINATIONS:
-            raise ValueError(f"method.clip_combination: choose one of {CLIP_COMBINATIONS}.")
-        self.test_by = test_by
-        self.clip_combination = clip_combination
         self.multi_label = bool(multi_label)
-        self.threshold_per_class = bool(threshold_per_class)
         if self.multi_label:  # the decision threshold(s), tuned on validation, saved
             self.register_buffer("threshold", torch.full((n_classes,), 0.5))
         if self.multi_label and test_by != "classifier":
             raise ValueError("method.multi_label needs testing by the classifier: set "
                              "method.test_by=classifier")  # fmt: skip
+        self.evaluator = split_evaluator(
+            test_by, self.evaluation, clip_combination=clip_combination,
+            threshold_per_class=threshold_per_class,
+        )  # fmt: skip
         needs_targets = "targets" in self.loss.consumes
         if needs_targets != self.multi_label:
             raise ValueError(
@@ -147,19 +138,4 @@ class Supervised(FewShotMethod):
     def representation(self, batch: dict) -> Tensor:
         """Embeddings for episodes, or the classifier's logits [B, n_classes]."""
         embeddings = self.embed(batch["features"])
-        return self.head(embeddings) if self.test_by == "classifier" else embeddings
-
-    def classifier_metrics(self, split: str, cached: CachedSplit) -> dict[str, float]:
-        """Single-label accuracy and F1, or multi-label metrics at the tuned threshold."""
-        if not self.multi_label:
-            return super().classifier_metrics(split, cached)
-        if split == "val" and not self.trainer.sanity_checking:
-            probabilities = clip_probabilities(cached, self.clip_combination, multi_label=True)
-            tuned = tune_threshold(
-                probabilities, cached.clip_targets, per_class=self.threshold_per_class
-            )
-            self.threshold.copy_(
-                torch.as_tensor(tuned).to(self.threshold).expand_as(self.threshold)
-            )
-        threshold = self.threshold if self.threshold_per_class else float(self.threshold[0])
-        return classifier_metrics(cached, self.clip_combination, threshold)
+        return self.head(embeddings) if self.evaluator.by_classifier else embeddings

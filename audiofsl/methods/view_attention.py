@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from audiofsl.evaluation.evaluator import EpisodicEvaluator
 from audiofsl.heads import ViewAttention
 from audiofsl.methods.protonet import ProtoNet
 from audiofsl.samplers.layout import split_episode
@@ -44,7 +45,7 @@ class ViewAttentionProtoNet(ProtoNet):
                 f"dim={attention.dim}."
             )
         self.attention = attention
-        self.eval_views = True
+        self.evaluator = EpisodicEvaluator(self.evaluation, views=True)
 
     def representation(self, batch: dict) -> Tensor:
         """Fused embeddings [B, V*D] of the batch's V views (view-major features)."""

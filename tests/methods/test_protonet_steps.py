@@ -105,4 +105,4 @@ def test_supervised_training_step_uses_every_view():
     loss = model.training_step(batch, 0)
     loss.backward()
     assert torch.isfinite(loss)
-    assert model._train_count == 2 * batch["audio"].shape[0]
+    assert model._epoch_mean.count == 2 * batch["audio"].shape[0]

@@ -1,7 +1,5 @@
 """Supervised multi-label: targets, the tuned threshold, and the metrics it reports."""
 
-from types import SimpleNamespace
-
 import pytest
 import torch
 
@@ -59,14 +57,14 @@ def test_multi_label_metrics_of_a_split_equal_a_loop_over_clips():
 
 def test_the_threshold_is_tuned_on_validation_stored_and_used_at_test():
     model = multi_label_model()
-    model._trainer = SimpleNamespace(sanity_checking=False)
     val, test = random_split(1), random_split(2)
-    model.classifier_metrics("val", val)
+    model.evaluator.score("val", val, model)
     expected = tune_threshold(clip_probabilities(val, "mean", True), val.clip_targets)
     assert torch.allclose(model.threshold, torch.full((4,), float(expected)))
     assert "threshold" in model.state_dict()
-    result = model.classifier_metrics("test", test)
-    assert result == classifier_metrics(test, "mean", float(expected))
+    result = model.evaluator.score("test", test, model)
+    expected_metrics = classifier_metrics(test, "mean", float(expected))
+    assert result == {f"test/{name}": value for name, value in expected_metrics.items()}
 
 
 def test_training_gets_multi_hot_targets_one_hot_when_the_batch_has_none():
