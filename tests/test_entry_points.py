@@ -204,8 +204,13 @@ def test_trained_protonet_beats_the_untrained_encoder(compose_config, data_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("experiment", ["synthetic_relationnet", "synthetic_attention"])
-def test_other_few_shot_methods_learn(compose_config, data_dir, experiment):
+@pytest.mark.parametrize(
+    ("experiment", "gain"),
+    # The matching network's untrained baseline is higher (its cosine attention scores random
+    # features better): 0.585 untrained against 0.624 trained when measured, a CI95 of 0.008.
+    [("synthetic_relationnet", 0.05), ("synthetic_attention", 0.05), ("synthetic_matching", 0.02)],
+)
+def test_other_few_shot_methods_learn(compose_config, data_dir, experiment, gain):
     overrides = [
         f"+experiment={experiment}", *SMALL_SYNTHETIC, "logger=csv", "sampler.n_episodes=40",
         "trainer.max_epochs=3", "evaluation.val.n_tasks=50", "evaluation.test.0.n_tasks=300",
@@ -215,7 +220,7 @@ def test_other_few_shot_methods_learn(compose_config, data_dir, experiment):
     untrained = run_training(
         compose_config("train", [*overrides, "trainer.max_epochs=0"], data_dir)
     )
-    assert trained["test/acc"] > untrained["test/acc"] + 0.05, (trained, untrained)
+    assert trained["test/acc"] > untrained["test/acc"] + gain, (trained, untrained)
 
 
 @pytest.mark.slow
@@ -260,6 +265,7 @@ def test_global_normalization_is_fitted_on_the_training_classes(compose_config, 
 
 FEW_SHOT_EXPERIMENTS = [
     "synthetic_relationnet",
+    "synthetic_matching",
     "synthetic_cpl",
     "synthetic_apl",
     # Four views per clip: four times the compute.
