@@ -25,11 +25,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from audiofsl.runs.composition import (
+    adjusted_evaluation,
     build_datamodule,
     build_evaluation,
     build_method,
-    fill_data_dependent,
     load_backbone,
+    record_data_facts,
     save_config,
 )
 from audiofsl.runs.quiet import quiet_known_warnings
@@ -124,13 +125,14 @@ def run_training(cfg: DictConfig) -> dict:
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     ckpt_path = cfg.get("ckpt_path")
-    datamodule = build_datamodule(cfg, build_evaluation(cfg))
-    datamodule.prepare_data()
-    datamodule.setup(None)
-    fill_data_dependent(cfg, datamodule)
     evaluation = build_evaluation(cfg)
+    datamodule = build_datamodule(cfg, evaluation)
+    datamodule.prepare_data()
+    facts = datamodule.data_facts()
+    record_data_facts(cfg, facts)  # the stored config, which eval rebuilds the run from
+    evaluation = adjusted_evaluation(evaluation, facts.adjusted_settings)
     model = build_method(strip_run_control(cfg), evaluation)
-    model.class_names = list(datamodule.train_set.class_names)  # saved in every checkpoint
+    model.class_names = list(facts.class_names)  # saved in every checkpoint
     if cfg.get("init_from") and not ckpt_path:
         load_backbone(model, cfg.init_from)
     save_config(model.run_config, output_dir)

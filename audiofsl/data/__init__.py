@@ -11,6 +11,7 @@ from audiofsl.data.audio_io import (
 from audiofsl.data.base import AudioDataModule
 from audiofsl.data.clips import ClipDataset
 from audiofsl.data.datamodules import FolderDataModule, SyntheticDataModule
+from audiofsl.data.facts import DataFacts
 from audiofsl.data.feasibility import EpisodeNeed
 from audiofsl.data.folder import apply_class_pattern, read_manifest, scan_folder
 from audiofsl.data.index import index_clips
@@ -29,6 +30,7 @@ __all__ = [
     "ClipDataset",
     "ClipRecord",
     "ClipSplit",
+    "DataFacts",
     "EpisodeNeed",
     "FoldSplit",
     "FolderDataModule",

@@ -14,6 +14,7 @@ from lightning.pytorch.accelerators import CUDAAccelerator
 from torch.utils.data import DataLoader
 
 from audiofsl.data.clips import ClipDataset
+from audiofsl.data.facts import DataFacts
 from audiofsl.data.feasibility import (
     EpisodeNeed,
     SplitMinimum,
@@ -241,6 +242,19 @@ class AudioDataModule(L.LightningDataModule, ABC):
         return {s: None if shared and len(names) > STORED_CLASSES_LIMIT else names
                 for s, names in self._split_classes.items()}  # fmt: skip
 
+    def data_facts(self) -> DataFacts:
+        """Set up every split and return what the run learns from them (see
+        :class:`~audiofsl.data.facts.DataFacts`)."""
+        self.setup(None)
+        train = self.train_set
+        return DataFacts(
+            class_names=tuple(train.class_names),
+            label_counts=tuple(train.label_counts().tolist()),
+            n_train_clips=len(train),
+            split_classes=self.split_class_names(),
+            adjusted_settings=dict(self.adjusted_settings),
+        )
+
     def source_overrides(self) -> str:
         """The command-line overrides that select this data (for advice in messages)."""
         return ""
@@ -284,7 +298,7 @@ class AudioDataModule(L.LightningDataModule, ABC):
         spec = self.train_sampler
         if isinstance(spec, MiniBatchSpec):
             return [EpisodeNeed(2, 1, 0, "sampler", adjustable=False)]
-        return [EpisodeNeed(spec.n_way, spec.n_shot, spec.n_query, "sampler", adjustable=False)]
+        return [EpisodeNeed.of(spec, "sampler", adjustable=False)]
 
     def _dataset(self, split: str) -> ClipDataset | None:
         if split not in self._datasets:
@@ -413,5 +427,5 @@ def _eval_needs(
     episode = episode if episode is not None else EpisodeSpec()
     if not isinstance(episode, EpisodeSpec):
         raise TypeError(f"eval_episode must be an EpisodeSpec, got {episode!r}.")
-    need = EpisodeNeed(episode.n_way, episode.n_shot, episode.n_query, "eval_episode")
+    need = EpisodeNeed.of(episode, "eval_episode")
     return {"val": [need], "test": [need]}

@@ -164,6 +164,10 @@ class ClipDataset(Dataset):
         target[self._label_flat[start:end]] = 1.0
         return target
 
+    def label_counts(self) -> Tensor:
+        """long [C]: the clips carrying each class (a multi-label clip counts for each)."""
+        return torch.bincount(self._label_flat, minlength=len(self.class_names))
+
     def multi_hot(self) -> Tensor:
         """float32 [N, C]: the multi-hot label vectors of all clips (for metrics)."""
         rows = torch.repeat_interleave(torch.arange(len(self)), self._label_offsets.diff())

@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from audiofsl.samplers.specs import EpisodeShape
+
 log = logging.getLogger(__name__)
 
 #: The fewest classes an episode (a task) can tell apart.
@@ -31,8 +33,8 @@ def ordinal(n: int) -> str:
 
 
 @dataclass(frozen=True)
-class EpisodeNeed:
-    """One episode setting drawn from a split.
+class EpisodeNeed(EpisodeShape):
+    """One episode setting drawn from a split: its shape, and where it is set.
 
     Args:
         n_way: classes per episode.
@@ -43,15 +45,13 @@ class EpisodeNeed:
         adjustable: whether ``n_query`` may be lowered to fit the data (evaluation only).
     """
 
-    n_way: int
-    n_shot: int
-    n_query: int
-    setting: str
+    setting: str = ""
     adjustable: bool = True
 
-    @property
-    def clips_per_class(self) -> int:
-        return self.n_shot + self.n_query
+    @classmethod
+    def of(cls, shape: EpisodeShape, setting: str, adjustable: bool = True) -> EpisodeNeed:
+        """The need of episodes of ``shape`` (e.g. a sampler's or an evaluation setting)."""
+        return cls(shape.n_way, shape.n_shot, shape.n_query, setting, adjustable)
 
     @property
     def fewest_clips(self) -> int:

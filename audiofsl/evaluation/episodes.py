@@ -8,13 +8,14 @@ import torch
 from torch import Tensor
 
 from audiofsl.samplers.drawing import ClassTable, draw_episodes
+from audiofsl.samplers.specs import EpisodeShape
 
 __all__ = ["EpisodeSettings", "sample_episodes"]
 
 
 @dataclass(frozen=True)
-class EpisodeSettings:
-    """How evaluation episodes are drawn.
+class EpisodeSettings(EpisodeShape):
+    """How evaluation episodes are drawn: their shape, how many, from which seed.
 
     Defaults follow the common protocol of 5-way tasks with 15 queries per class and a fixed
     seed (Snell et al., 2017; Chen et al., 2019).

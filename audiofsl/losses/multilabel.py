@@ -97,9 +97,14 @@ class BCEWithLogitsLoss(nn.Module):
                 f"BCEWithLogitsLoss.positive_weights expects multi-hot targets [N, C], got shape "
                 f"{tuple(targets.shape)}."
             )
-        targets = targets.float()
-        positives = targets.sum(0)
-        negatives = targets.shape[0] - positives
+        return BCEWithLogitsLoss.weights_from_counts(targets.float().sum(0), targets.shape[0])
+
+    @staticmethod
+    def weights_from_counts(positives: Tensor, n_clips: int) -> Tensor:
+        """:meth:`positive_weights` from the positives of each class ``[C]`` among ``n_clips``
+        training clips (e.g. :attr:`~audiofsl.data.DataFacts.label_counts`)."""
+        positives = positives.float()
+        negatives = n_clips - positives
         return negatives.clamp_min(1) / positives.clamp_min(1)
 
     def forward(self, logits: Tensor, targets: Tensor) -> Tensor:

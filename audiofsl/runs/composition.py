@@ -5,7 +5,8 @@ A method's config owns its parts: every entry of ``cfg.method`` that is an objec
 constructor under its key. Dimensions follow the objects: a part's config may read a property of
 a part built before it with the ``${part:NAME.ATTRIBUTE}`` resolver, e.g. an encoder's
 ``n_features: ${part:frontend.n_features}`` or a head's ``in_dim: ${part:encoder.out_dim}``.
-Values known only after data setup reach the config through :func:`fill_data_dependent`.
+Values known only after data setup (:class:`~audiofsl.data.DataFacts`) reach the stored config
+through :func:`record_data_facts`.
 
 Every run stores its resolved configuration (those dimensions written out as numbers) as
 ``config.yaml`` in the run directory and inside each checkpoint, so :func:`load_run` can rebuild
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from audiofsl.data import EpisodeNeed
+from audiofsl.data import DataFacts, EpisodeNeed
 from audiofsl.evaluation import EpisodeSettings, EvaluationProtocol
 from audiofsl.losses import BCEWithLogitsLoss
 from audiofsl.methods import FewShotMethod
@@ -87,7 +89,7 @@ def evaluation_needs(evaluation: EvaluationProtocol) -> dict[str, list[EpisodeNe
     command-line key (``evaluation.val``, ``evaluation.test.0``, ...)."""
 
     def need(setting: EpisodeSettings, name: str) -> EpisodeNeed:
-        return EpisodeNeed(setting.n_way, setting.n_shot, setting.n_query, name)
+        return EpisodeNeed.of(setting, name)
 
     tests = evaluation.test_settings()
     names = ["evaluation.test"] if isinstance(evaluation.test, EpisodeSettings) else [
@@ -155,11 +157,9 @@ def build_datamodule(
     return partial_of(cfg.data)(train_sampler=sampler, eval_needs=needs)
 
 
-def fill_data_dependent(cfg: DictConfig, datamodule: Any) -> None:
-    """Write the values only known once the data is set up into ``cfg``.
-
-    The one mechanism by which the data reaches the configuration (and so the method built from
-    it, and the ``config.yaml`` a run is rebuilt from):
+def record_data_facts(cfg: DictConfig, facts: DataFacts) -> None:
+    """Write what the run learned from its data into ``cfg``, the configuration it is stored
+    with (and so rebuilt from by ``eval``, ``predict`` and ``enrol``):
 
     - ``method.n_classes``, when the method has it and it is null: the training classes;
     - ``method.positive_weights``, when ``"auto"``: BCE's per-class positive weights from the
@@ -168,21 +168,37 @@ def fill_data_dependent(cfg: DictConfig, datamodule: Any) -> None:
       :mod:`audiofsl.data.feasibility`): ``evaluation.val.n_query``,
       ``evaluation.test.<i>.n_query``, and for a folder (``data.fit_to_data``) their ``n_way``,
       ``sampler.n_way`` and ``sampler.batch_size``;
-    - ``data.split_classes``: the classes of each split as set up (widened to fit the episodes,
-      classes too small for them dropped), so that every later measurement of the run (eval's
-      episodes, probe and fine-tuning, predict, enrol) rebuilds exactly these splits.
+    - ``data.split_classes``: the classes of each split as set up, so that every later
+      measurement of the run rebuilds exactly these splits.
     """
     if "n_classes" in cfg.method and cfg.method.n_classes is None:
-        cfg.method.n_classes = int(datamodule.n_train_classes)
+        cfg.method.n_classes = facts.n_classes
     if cfg.method.get("positive_weights") == "auto":
-        counts = datamodule.train_set.multi_hot()
-        cfg.method.positive_weights = BCEWithLogitsLoss.positive_weights(counts).tolist()
-    for key, value in getattr(datamodule, "adjusted_settings", {}).items():
+        counts = torch.tensor(facts.label_counts)
+        weights = BCEWithLogitsLoss.weights_from_counts(counts, facts.n_train_clips)
+        cfg.method.positive_weights = weights.tolist()
+    for key, value in facts.adjusted_settings.items():
         if key.startswith(("sampler.", "evaluation.")):
             OmegaConf.update(cfg, key, value, merge=False)
-    if hasattr(datamodule, "split_class_names"):
-        with open_dict(cfg.data):
-            cfg.data.split_classes = datamodule.split_class_names()
+    with open_dict(cfg.data):
+        cfg.data.split_classes = dict(facts.split_classes)
+
+
+def adjusted_evaluation(
+    evaluation: EvaluationProtocol, adjusted: Mapping[str, int]
+) -> EvaluationProtocol:
+    """``evaluation`` with the settings a data module lowered to fit its splits (its
+    ``adjusted_settings``, e.g. ``{"evaluation.val.n_query": 9, "evaluation.test.0.n_query":
+    11}``); a new protocol, ``evaluation`` is left as it is."""
+    val = evaluation.val
+    for key, value in adjusted.items():
+        setting, _, name = key.rpartition(".")
+        if setting == "evaluation.val":
+            val = dataclasses.replace(val, **{name: value})
+    test = adjusted_test_settings(evaluation.test_settings(), adjusted)
+    if isinstance(evaluation.test, EpisodeSettings):
+        test = test[0]
+    return dataclasses.replace(evaluation, val=val, test=test)
 
 
 #: Data settings that only say where the run's data now lies: changing them keeps its split.
@@ -214,7 +230,9 @@ def adjusted_test_settings(
     result = list(settings)
     for key, value in adjusted.items():
         setting, _, name = key.rpartition(".")
-        if setting.startswith("evaluation.test."):
+        if setting == "evaluation.test":  # a single test setting
+            result[0] = dataclasses.replace(result[0], **{name: value})
+        elif setting.startswith("evaluation.test."):
             index = int(setting.removeprefix("evaluation.test."))
             result[index] = dataclasses.replace(result[index], **{name: value})
     return result

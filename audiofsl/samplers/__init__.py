@@ -5,10 +5,11 @@ from audiofsl.samplers.crops import WithCropSeeds
 from audiofsl.samplers.episodic import EpisodicBatchSampler, epoch_generator
 from audiofsl.samplers.layout import split_episode
 from audiofsl.samplers.minibatch import ShuffledBatchSampler
-from audiofsl.samplers.specs import EpisodeSpec, MiniBatchSpec
+from audiofsl.samplers.specs import EpisodeShape, EpisodeSpec, MiniBatchSpec
 
 __all__ = [
     "EpisodeCollate",
+    "EpisodeShape",
     "EpisodeSpec",
     "EpisodicBatchSampler",
     "MiniBatchSpec",

@@ -10,9 +10,40 @@ def _require_int(owner: str, name: str, value: object, minimum: int) -> None:
         raise ValueError(f"{owner}.{name}={value!r} must be an integer >= {minimum}.")
 
 
-@dataclass
-class EpisodeSpec:
-    """Shape of an N-way K-shot episode and how many episodes make an epoch.
+@dataclass(frozen=True)
+class EpisodeShape:
+    """The shape of an N-way K-shot episode: ``n_way`` classes, ``n_shot`` support and
+    ``n_query`` query clips of each (Vinyals et al. 2016; Snell et al. 2017).
+
+    The one episode-shape type: the training sampler (:class:`EpisodeSpec`), the evaluation
+    episodes (:class:`~audiofsl.evaluation.EpisodeSettings`) and the feasibility checks of the
+    data (:class:`~audiofsl.data.feasibility.EpisodeNeed`) extend it with what each adds, and
+    validate their values where they are built.
+    """
+
+    n_way: int = 5
+    n_shot: int = 5
+    n_query: int = 5
+
+    @property
+    def clips_per_class(self) -> int:
+        """Clips drawn from each class of an episode: ``n_shot + n_query``."""
+        return self.n_shot + self.n_query
+
+    @property
+    def batch_size(self) -> int:
+        """Rows of one episodic batch: ``n_way * (n_shot + n_query)``."""
+        return self.n_way * self.clips_per_class
+
+    @property
+    def shape(self) -> EpisodeShape:
+        """The bare shape (without what a subclass adds)."""
+        return EpisodeShape(self.n_way, self.n_shot, self.n_query)
+
+
+@dataclass(frozen=True)
+class EpisodeSpec(EpisodeShape):
+    """Training episodes: their shape and how many episodes make an epoch.
 
     An episode draws ``n_way`` classes and ``n_shot + n_query`` distinct clips of each
     (Vinyals et al. 2016, "Matching Networks for One Shot Learning"; Snell et al. 2017).
@@ -43,16 +74,6 @@ class EpisodeSpec:
         _require_int("EpisodeSpec", "n_shot", self.n_shot, 1)
         _require_int("EpisodeSpec", "n_query", self.n_query, 1)
         _require_int("EpisodeSpec", "n_episodes", self.n_episodes, 1)
-
-    @property
-    def clips_per_class(self) -> int:
-        """Clips drawn from each class of an episode: ``n_shot + n_query``."""
-        return self.n_shot + self.n_query
-
-    @property
-    def batch_size(self) -> int:
-        """Rows of one episodic batch: ``n_way * (n_shot + n_query)``."""
-        return self.n_way * self.clips_per_class
 
 
 @dataclass

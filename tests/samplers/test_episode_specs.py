@@ -1,6 +1,10 @@
+import dataclasses
+
 import pytest
 
-from audiofsl.samplers import EpisodeSpec, MiniBatchSpec
+from audiofsl.data.feasibility import EpisodeNeed
+from audiofsl.evaluation import EpisodeSettings
+from audiofsl.samplers import EpisodeShape, EpisodeSpec, MiniBatchSpec
 
 
 def test_episode_spec_defaults_and_derived_sizes():
@@ -33,3 +37,16 @@ def test_minibatch_spec():
         MiniBatchSpec(batch_size=0)
     with pytest.raises(ValueError, match="drop_last"):
         MiniBatchSpec(drop_last="yes")
+
+
+def test_one_episode_shape_for_the_sampler_evaluation_and_the_data_checks():
+    spec = EpisodeSpec(n_way=4, n_shot=2, n_query=3, n_episodes=7)
+    settings = EpisodeSettings(n_way=4, n_shot=2, n_query=3, n_tasks=9, seed=1)
+    need = EpisodeNeed.of(settings, "evaluation.val")
+    for shaped in (spec, settings, need):
+        assert isinstance(shaped, EpisodeShape)
+        assert shaped.shape == EpisodeShape(4, 2, 3)
+        assert (shaped.clips_per_class, shaped.batch_size) == (5, 20)
+    assert need.setting == "evaluation.val" and need.adjustable
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.n_way = 3  # shapes are values: changed by dataclasses.replace only
