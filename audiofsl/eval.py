@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from importlib import resources
 from pathlib import Path
 
 import hydra
@@ -58,6 +59,8 @@ from audiofsl.train import (
 log = logging.getLogger(__name__)
 
 EVAL_MODES = ("episodes", "probe", "finetune")
+#: The run fine-tuning trains, in the package's configs (its ``${finetune.*}`` are eval's).
+FINETUNE_RUN = "finetune/head_first.yaml"
 #: Which classes episodes are drawn from: the run's test split, or its validation split (for
 #: choosing between runs or scorers without looking at test accuracy).
 EVAL_SPLITS = ("test", "val")
@@ -222,7 +225,10 @@ def finetune_config(cfg: DictConfig, run_cfg: DictConfig, ckpt_path: Path) -> Di
     """
     run_cfg = with_data_changes(run_cfg, cfg.get("data"))
     class_disjoint = bool(instantiate(run_cfg.data.split).class_disjoint)
-    changes = OmegaConf.to_container(cfg.finetune.run, resolve=True)
+    template = OmegaConf.load(resources.files("audiofsl.conf").joinpath(FINETUNE_RUN))
+    with_settings = OmegaConf.merge({"finetune": cfg.finetune}, template)
+    changes = OmegaConf.to_container(with_settings, resolve=True)
+    del changes["finetune"]
     method = changes["method"]  # the run's parts take their places (the build order)
     method["frontend"] = OmegaConf.to_container(run_cfg.method.frontend)
     method["encoder"] = OmegaConf.to_container(run_cfg.method.encoder)

@@ -66,26 +66,27 @@ def prototype_classifier_test(method, datamodule, split: str = "test") -> dict[s
     """Classify ``split``'s clips by the nearest prototype of the training clips.
 
     Args:
-        method: a trained method whose ``scorer`` has ``prepare`` and a ``distance`` (e.g.
-            :class:`~audiofsl.evaluation.PrototypeScorer`), on the device to embed on.
+        method: a trained method whose scorer scores by distance to prototypes (its
+            ``prototype_scorer()``, e.g. a :class:`~audiofsl.evaluation.PrototypeScorer`), on
+            the device to embed on.
         datamodule: a set-up data module whose splits share their classes (folds).
         split: the split classified.
 
     Returns:
         ``{"acc", "acc_ci95", "f1_macro", "f1_micro"}`` over the clips of ``split``.
     """
-    scorer = method.scorer
-    if not hasattr(scorer, "distance"):
+    scorer = method.prototype_scorer()
+    if scorer is None:
         raise TypeError(
-            f"{type(method).__name__}'s scorer {scorer!r} has no distance to nearest prototypes."
+            f"{type(method).__name__}'s scorer {method.scorer!r} has no distance to nearest "
+            "prototypes."
         )
     if datamodule.split.class_disjoint:
         raise ValueError(
             "a prototype classifier needs test clips of the training classes; these splits have "
             "disjoint classes: choose data/split=folds or data/split=official instead"
         )
-    fitted = bool(method.train_mean_fitted)
-    train_mean = method.train_embedding_mean if fitted else None
+    train_mean = method.fitted_train_mean()
 
     def embed(name: str) -> CachedSplit:
         cached = embed_loader(method, datamodule.sequential_dataloader(name))
