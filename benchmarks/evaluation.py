@@ -14,6 +14,10 @@ over the support clips, the query clips and their windows (prototypes of window 
 distance computation per window, ``collections.Counter`` vote); it is timed on the same 100
 tasks only, and its per-task accuracies are compared with ``evaluate_tasks``'.
 
+The matching network's scorer (cosine attention over every support clip, window logits averaged)
+is timed the same way against its own per-task, per-window, per-support-clip loop
+(``matching_scorer_mean``).
+
 Usage: ``python benchmarks/evaluation.py [--repeats 5] [--repeats-10000 3] [--threads 0]``.
 """
 
@@ -36,6 +40,7 @@ from audiofsl.evaluation import (
     evaluate_tasks,
     sample_episodes,
 )
+from audiofsl.methods.matching import MatchingScorer
 
 N_CLASSES, CLIPS_PER_CLASS, MAX_WINDOWS, DIM = 20, 20, 6, 512
 N_WAY, N_SHOT, N_QUERY, SEED = 5, 5, 15, 0
@@ -63,9 +68,11 @@ def settings(n_tasks: int) -> EpisodeSettings:
     return EpisodeSettings(N_WAY, N_SHOT, N_QUERY, n_tasks, SEED)
 
 
-def timed_evaluation(split: CachedSplit, rules: WindowRules, n_tasks: int, repeats: int):
+def timed_evaluation(
+    split: CachedSplit, rules: WindowRules, n_tasks: int, repeats: int, scorer=None
+):
     """Median wall time of ``evaluate_tasks`` on ``n_tasks`` tasks, and the accuracies."""
-    scorer = PrototypeScorer()
+    scorer = scorer if scorer is not None else PrototypeScorer()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -109,6 +116,50 @@ def loop_reference(split: CachedSplit, rules: WindowRules, n_tasks: int) -> tupl
                 correct += predicted == label
         accuracies.append(correct / (N_WAY * N_QUERY))
     return torch.tensor(accuracies, dtype=torch.float32), ties
+
+
+def matching_loop_reference(split: CachedSplit, n_tasks: int, scale: float) -> Tensor:
+    """The matching network's scores task by task, query window by support clip (support clips
+    as the mean of their windows, a query's window logits averaged)."""
+    reps = split.representations.cpu()
+    windows_of_clip: list[list[int]] = [[] for _ in range(split.n_clips)]
+    for window, clip in enumerate(split.clip_of_window.tolist()):
+        windows_of_clip[clip].append(window)
+    tasks = sample_episodes(split.clip_labels.cpu(), N_WAY, N_SHOT, N_QUERY, n_tasks, SEED)
+    accuracies = []
+    for task in tasks.tolist():
+        support = [[reps[windows_of_clip[clip]].mean(0) for clip in row[:N_SHOT]] for row in task]
+        correct = 0
+        for label, row in enumerate(task):
+            for clip in row[N_SHOT:]:
+                logits = []
+                for w in windows_of_clip[clip]:
+                    sims = [[scale * float(torch.cosine_similarity(reps[w], x, dim=0)) for x in c]
+                            for c in support]  # fmt: skip
+                    logits.append(torch.tensor(sims).logsumexp(-1))
+                correct += int(torch.stack(logits).mean(0).argmax()) == label
+        accuracies.append(correct / (N_WAY * N_QUERY))
+    return torch.tensor(accuracies, dtype=torch.float32)
+
+
+def measure_matching(split: CachedSplit, repeats: int, repeats_10000: int) -> dict:
+    """The matching network's scorer (attention over every support clip) against its loop."""
+    scorer, rules = MatchingScorer(10.0), RULES["mean"]
+    wall_100, acc_100 = timed_evaluation(split, rules, 100, repeats, scorer)
+    wall_10000, _ = timed_evaluation(split, rules, 10_000, repeats_10000, scorer)
+    start = time.perf_counter()
+    reference_acc = matching_loop_reference(split, 100, scorer.scale)
+    reference_wall = time.perf_counter() - start
+    differing = int((acc_100 != reference_acc).sum())
+    return {
+        "wall_s_100_tasks": round(wall_100, 4),
+        "tasks_per_s_10000": round(10_000 / wall_10000, 1),
+        "reference_loop_tasks_per_s": round(100 / reference_wall, 1),
+        "speedup_100_tasks": round(reference_wall / wall_100, 1),
+        "speedup_10000_tasks": round((10_000 / wall_10000) / (100 / reference_wall), 1),
+        "tasks_with_different_accuracy": differing,
+        "accuracies_match": differing == 0,
+    }
 
 
 def measure(split: CachedSplit, rules: WindowRules, repeats: int, repeats_10000: int) -> dict:
@@ -168,6 +219,7 @@ def main() -> None:
     }
     for name, rules in RULES.items():
         report[f"query_windows_{name}"] = measure(split, rules, args.repeats, args.repeats_10000)
+    report["matching_scorer_mean"] = measure_matching(split, args.repeats, args.repeats_10000)
     print(json.dumps(report, indent=2))
 
 

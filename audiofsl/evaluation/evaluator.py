@@ -15,6 +15,7 @@ Either keeps the latest measured split (:attr:`SplitEvaluator.last`) for reports
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -51,7 +52,7 @@ class EvaluatedSplit:
     cached: CachedSplit
 
 
-class SplitEvaluator:
+class SplitEvaluator(ABC):
     """Collects a split's window representations and measures them (see subclasses).
 
     Args:
@@ -81,12 +82,12 @@ class SplitEvaluator:
         """Measure the split cached so far (see :meth:`score`)."""
         return self.score(split, self.cache.finalize(), method)
 
+    @abstractmethod
     def score(
         self, split: str, cached: CachedSplit, method: EvaluatedMethod
     ) -> dict[str, Tensor | float]:
         """Measure ``cached`` (the windows' representations of ``split``) for ``method``; keep
         it as :attr:`last`. Returns metrics by their logged key (``<split>/acc`` first)."""
-        raise NotImplementedError
 
 
 class EpisodicEvaluator(SplitEvaluator):
