@@ -42,6 +42,7 @@ from omegaconf import DictConfig, OmegaConf
 from audiofsl.evaluation import EpisodeSettings
 from audiofsl.evaluation.probe import ProbeSettings, linear_probe
 from audiofsl.runs.composition import (
+    adjusted_evaluation,
     adjusted_test_settings,
     build_datamodule,
     load_run,
@@ -156,10 +157,7 @@ def run_validation(
     run_cfg = with_data_changes(run_cfg, cfg.get("data"))
     datamodule = build_datamodule(run_cfg, method.evaluation)
     datamodule.setup("validate")
-    prefix = "evaluation.val."
-    lowered = {k[len(prefix) :]: v for k, v in datamodule.adjusted_settings.items()
-               if k.startswith(prefix)}  # fmt: skip
-    method.evaluation.val = dataclasses.replace(settings[0], **lowered)
+    method.evaluation.val = adjusted_evaluation(method.evaluation, datamodule.adjusted_settings).val
     trainer_cfg = OmegaConf.merge(
         run_cfg, {"trainer": {"logger": False}, "logger": None, "callbacks": cfg.callbacks}
     )
