@@ -63,6 +63,7 @@ bench: ## Print every benchmark's figures and ratios as JSON (peers: pip install
 	$(RUN) benchmarks/data.py --quick
 	$(RUN) benchmarks/augmentations.py
 	$(RUN) benchmarks/contrastive.py
+	$(RUN) benchmarks/training_loop.py
 
 clean: ## Remove caches and run outputs (keeps the data cache)
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info outputs multirun

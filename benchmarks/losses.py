@@ -56,14 +56,14 @@ def loop_episode(
         samples = []
         for k, other in enumerate(c for c in range(n_way) if c != label):
             if candidates is None:
-                picked = other * n_query + torch.randperm(n_query)[:M]
+                picked = other * n_query + torch.randperm(n_query, device=query.device)[:M]
             else:
                 picked = candidates[label, i % n_query, k * M : (k + 1) * M]
             samples.append(queries[picked])
         samples = torch.cat([*samples, queries[i : i + 1]])
         rows.append(F.cosine_similarity(protos[label][None], samples) / TEMPERATURE)
     logits = torch.stack(rows)
-    targets = torch.full((queries.shape[0],), (n_way - 1) * M)
+    targets = torch.full((queries.shape[0],), (n_way - 1) * M, device=logits.device)
     return F.cross_entropy(logits, targets)
 
 

@@ -82,8 +82,11 @@ def test_same_seed_gives_the_same_metrics(compose_config, data_dir):
     again = run_training(compose_config("train", TINY, data_dir))
     other = run_training(compose_config("train", [*TINY, "seed=1"], data_dir))
     workers = run_training(compose_config("train", [*TINY, "data.loader.num_workers=2"], data_dir))
+    resident = ["data.loader.resident=always", "data.loader.resident_dtype=float32"]
+    on_device = run_training(compose_config("train", [*TINY, *resident], data_dir))
     assert again == first
     assert workers == first  # loader workers change nothing
+    assert on_device == first  # nor windows cut from a resident copy
     assert other["val/acc"] != first["val/acc"]
 
 
@@ -185,8 +188,10 @@ def test_folder_data_without_root_names_the_setting(compose_config):
 
 
 @pytest.mark.slow
-def test_trained_protonet_beats_the_untrained_encoder(compose_config, data_dir):
+@pytest.mark.parametrize("episodes_per_batch", [1, 4])
+def test_trained_protonet_beats_the_untrained_encoder(compose_config, data_dir, episodes_per_batch):
     overrides = [
+        f"sampler.episodes_per_batch={episodes_per_batch}",
         "data.n_classes=40",
         "data.clips_per_class=20",
         "data.split.sizes=[25,5,10]",

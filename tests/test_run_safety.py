@@ -91,9 +91,13 @@ def train_command(*overrides: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_run_killed_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path):
+@pytest.mark.parametrize(
+    "path", [[], ["sampler.episodes_per_batch=2", "data.loader.resident=always"]],
+    ids=["streamed", "resident_two_episodes_a_step"],
+)  # fmt: skip
+def test_a_run_killed_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path, path):
     settings = [
-        *TINY, f"paths.data_dir={tmp_path / 'data'}", "trainer.max_epochs=4",
+        *TINY, *path, f"paths.data_dir={tmp_path / 'data'}", "trainer.max_epochs=4",
         "trainer.limit_train_batches=10", "trainer.log_every_n_steps=3",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(HELPERS)}

@@ -383,9 +383,9 @@ class AudioDataModule(L.LightningDataModule, ABC):
     # ----------------------------------------------------------------- loaders
     def train_dataloader(self) -> DataLoader:
         epoch_fn = self._trainer_epoch if self.trainer is not None else None
-        return training_loader(
-            self.train_set, self.train_sampler, self.loader, self.seed, epoch_fn, self._pin_memory()
-        )
+        device = self.trainer.strategy.root_device if self.trainer is not None else None
+        return training_loader(self.train_set, self.train_sampler, self.loader, self.seed,
+                               epoch_fn, self._pin_memory(), device)  # fmt: skip
 
     def val_dataloader(self) -> DataLoader | list:
         return [] if self.val_set is None else self.sequential_dataloader("val")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from audiofsl.data.clips import ClipDataset
+from audiofsl.data.resident import ResidentAudio, ResidentItems, stack_resident, use_resident
 from audiofsl.data.settings import LoaderSettings
 from audiofsl.data.windows import WindowDataset
 from audiofsl.samplers import (
@@ -45,14 +47,26 @@ def training_loader(
     seed: int,
     epoch_fn: Callable[[], int] | None,
     pin_memory: bool = False,
+    device: torch.device | None = None,
 ) -> DataLoader:
-    """Seeded episodes (class-major) or shuffled mini-batches; random crops seeded per item."""
+    """Seeded episodes (class-major) or shuffled mini-batches; random crops seeded per item.
+
+    When the training clips are resident on ``device`` (``settings.resident``), the batches
+    hold indices and crop offsets, and the windows are cut on the device
+    (:mod:`audiofsl.data.resident`); the episodes and crops are the same either way.
+    """
     dataset.fill_cache()
+    items: ClipDataset | ResidentItems = dataset
+    if use_resident(dataset, settings.resident, settings.resident_dtype,
+                    settings.resident_fraction, device):  # fmt: skip
+        items = ResidentItems(dataset, ResidentAudio.from_dataset(dataset, settings.resident_dtype))
+        # Nothing is decoded per batch: the main process builds it, and nothing is pinned.
+        settings, pin_memory = replace(settings, num_workers=0), False
     if isinstance(spec, EpisodeSpec):
         sampler = EpisodicBatchSampler(dataset.labels, spec, seed, epoch_fn=epoch_fn)
         batches = WithCropSeeds(sampler, seed)
         return make_loader(
-            dataset,
+            items,
             settings,
             seed,
             pin_memory,
@@ -66,8 +80,9 @@ def training_loader(
             "sampler.drop_last=false instead."
         )
     order = ShuffledBatchSampler(len(dataset), spec.batch_size, spec.drop_last, seed, epoch_fn)
+    collate = {"collate_fn": stack_resident} if isinstance(items, ResidentItems) else {}
     return make_loader(
-        dataset, settings, seed, pin_memory, batch_sampler=WithCropSeeds(order, seed)
+        items, settings, seed, pin_memory, batch_sampler=WithCropSeeds(order, seed), **collate
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audiofsl.data.index import CHECKS
+from audiofsl.data.resident import RESIDENT_DTYPES, RESIDENT_MODES
 
 
 @dataclass
@@ -26,6 +27,13 @@ class LoaderSettings:
         index_dir: where indexes of sources are kept (None: index at every run).
         index_check: ``"quick"`` (headers and sampled blocks) or ``"full"`` (decode every
             file) when indexing.
+        resident: hold the training split's decoded audio on the training device and cut each
+            batch's windows there (:mod:`audiofsl.data.resident`): ``"auto"`` on a CUDA device
+            when it fits ``resident_fraction`` of its memory, ``"always"`` (the CPU included),
+            ``"never"``. The batches are the streamed path's (same episodes, same crops).
+        resident_dtype: ``"int16"`` (2 bytes a sample), ``"bfloat16"`` or ``"float32"``
+            (exactly the streamed audio).
+        resident_fraction: the share of the device's memory a resident split may take.
     """
 
     sample_rate: int = 16000
@@ -37,6 +45,9 @@ class LoaderSettings:
     min_clip_seconds: float = 0.1
     index_dir: str | None = None
     index_check: str = "quick"
+    resident: str = "auto"
+    resident_dtype: str = "int16"
+    resident_fraction: float = 0.25
 
     def __post_init__(self) -> None:
         for name, low in (("sample_rate", 1), ("num_workers", 0), ("eval_batch_size", 1)):
@@ -55,6 +66,17 @@ class LoaderSettings:
             )
         if not self.min_clip_seconds >= 0 or not self.cache_mb >= 0:
             raise ValueError("data.loader.min_clip_seconds and cache_mb must be >= 0.")
+        if self.resident not in RESIDENT_MODES:
+            raise ValueError(f"data.loader.resident={self.resident!r}: one of {RESIDENT_MODES}.")
+        if self.resident_dtype not in RESIDENT_DTYPES:
+            raise ValueError(
+                f"data.loader.resident_dtype={self.resident_dtype!r}: one of "
+                f"{list(RESIDENT_DTYPES)}."
+            )
+        if not 0 < self.resident_fraction <= 1:
+            raise ValueError(
+                f"data.loader.resident_fraction={self.resident_fraction!r} must lie in (0, 1]."
+            )
         if self.index_check not in CHECKS:
             raise ValueError(f"data.loader.index_check={self.index_check!r}: one of {CHECKS}.")
 

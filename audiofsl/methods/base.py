@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from audiofsl.augmentations import AugmentationPipeline
 from audiofsl.augmentations.views import evaluation_features, training_features
+from audiofsl.data.resident import with_resident_audio
 from audiofsl.evaluation import EvaluationProtocol
 from audiofsl.evaluation.evaluator import EpisodicEvaluator, SplitEvaluator
 from audiofsl.frontends.base import fit_normalization_from
@@ -72,6 +73,7 @@ class FewShotMethod(TrainMeanTracking, L.LightningModule):
         return self.evaluator.protocol
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        batch = with_resident_audio(batch)
         if self._trainer is not None and self.trainer.training:
             return training_features(batch, self.frontend, self.augmentation)
         return self.evaluation_features(batch)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from audiofsl.data.resident import with_resident_audio
 from audiofsl.evaluation import PrototypeScorer
 from audiofsl.evaluation.evaluator import split_evaluator
 from audiofsl.losses.composite import as_composite
@@ -139,6 +140,7 @@ class ContrastiveMethod(FewShotMethod):
         return 2 if self.window_samples is not None else self.augmentation.n_views
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        batch = with_resident_audio(batch)
         if self.window_samples is None or self._trainer is None or not self.trainer.training:
             return super().on_after_batch_transfer(batch, dataloader_idx)
         windows = random_windows(batch["audio"], self.window_samples, n_windows=2)

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from audiofsl.losses import CrossEntropyLoss
 from audiofsl.losses.composite import as_composite
 from audiofsl.methods.base import FewShotMethod
-from audiofsl.samplers.layout import split_episode
+from audiofsl.samplers.layout import episode_blocks, split_episode
 
 
 class MatchingScorer:
@@ -59,8 +59,8 @@ class MatchingNet(FewShotMethod):
     paper's optional full-context embeddings (an LSTM over the support set) are not included.
     Evaluation scores the seeded tasks with the same attention (:class:`MatchingScorer`).
 
-    The step outputs the losses may consume: ``logits`` [V*W*Q, W] (log of the attention mass
-    per class, up to a shared constant) and ``labels`` [V*W*Q].
+    The step outputs the losses may consume: ``logits`` [V*E*W*Q, W] (log of the attention mass
+    per class, up to a shared constant) and ``labels`` [V*E*W*Q] (E episodes per batch).
 
     Args:
         frontend, encoder, augmentation, optimizer, scheduler, evaluation: see
@@ -85,9 +85,9 @@ class MatchingNet(FewShotMethod):
         n_way, n_shot, n_query = batch["n_way"], batch["n_shot"], batch["n_query"]
         embeddings = self.embed(batch["features"])
         self.track_train_embeddings(embeddings)
-        views = embeddings.reshape(batch["n_views"], -1, embeddings.shape[-1])
-        support, query = split_episode(views, n_way, n_shot, n_query)  # [V, W, S|Q, D]
-        logits = self.scorer(support, query.flatten(1, 2)).reshape(-1, n_way)  # [V*W*Q, W]
+        views = episode_blocks(embeddings, batch)
+        support, query = split_episode(views, n_way, n_shot, n_query)  # [V*E, W, S|Q, D]
+        logits = self.scorer(support, query.flatten(1, 2)).reshape(-1, n_way)  # [V*E*W*Q, W]
         labels = torch.arange(n_way, device=logits.device).repeat_interleave(n_query)
         labels = labels.repeat(views.shape[0])
         loss = self.compute_loss(self.loss, {"logits": logits, "labels": labels},

@@ -10,7 +10,7 @@ from audiofsl.heads import PrototypeHead
 from audiofsl.losses import PrototypicalLoss
 from audiofsl.losses.composite import as_composite
 from audiofsl.methods.base import FewShotMethod
-from audiofsl.samplers.layout import split_episode
+from audiofsl.samplers.layout import episode_blocks, split_episode
 
 
 class ProtoNet(FewShotMethod):
@@ -20,13 +20,14 @@ class ProtoNet(FewShotMethod):
     prototype, and every query clip is classified by a softmax over its negative distances to
     the prototypes. Training minimises the cross-entropy of the query labels, so the encoder
     learns an embedding in which clips cluster around their class mean. With several augmented
-    views, each view is its own episode (the views enrich the episode). Extra loss terms that
+    views, each view is its own episode (the views enrich the episode); a batch of E episodes
+    (``sampler.episodes_per_batch``) averages the loss over them. Extra loss terms that
     read the episode's embeddings, such as the prototypical contrastive loss (CPL) or the
     angular prototypical loss (APL), are added through a composite ``loss``.
 
-    The step outputs the losses may consume: ``logits`` [V*W*Q, W] and ``labels`` [V*W*Q]
-    (query rows class-major within each view), ``support`` [V, W, S, D] and ``query``
-    [V, W, Q, D].
+    The step outputs the losses may consume: ``logits`` [V*E*W*Q, W] and ``labels`` [V*E*W*Q]
+    (query rows class-major within each view and episode), ``support`` [V*E, W, S, D] and
+    ``query`` [V*E, W, Q, D].
 
     Args:
         frontend, encoder, augmentation, optimizer, scheduler, evaluation: see
@@ -51,16 +52,16 @@ class ProtoNet(FewShotMethod):
         self.scorer = scorer if scorer is not None else PrototypeScorer(self.head.distance)
 
     def episode_embeddings(self, batch: dict) -> Tensor:
-        """Embeddings of the episode's clips per view: [V, W*(S+Q), D]."""
+        """Embeddings of each episode's clips per view: [V*E, W*(S+Q), D]."""
         embeddings = self.embed(batch["features"])
         self.track_train_embeddings(embeddings)
-        return embeddings.reshape(batch["n_views"], -1, embeddings.shape[-1])
+        return episode_blocks(embeddings, batch)
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         n_way, n_shot, n_query = batch["n_way"], batch["n_shot"], batch["n_query"]
         views = self.episode_embeddings(batch)
         support, query = split_episode(views, n_way, n_shot, n_query)
-        logits = self.head(support, query).reshape(-1, n_way)  # [V * W * Q, W]
+        logits = self.head(support, query).reshape(-1, n_way)  # [V * E * W * Q, W]
         labels = torch.arange(n_way, device=logits.device).repeat_interleave(n_query)
         labels = labels.repeat(views.shape[0])
         outputs = {"logits": logits, "labels": labels, "support": support, "query": query}

@@ -9,7 +9,7 @@ from audiofsl.heads import RelationModule
 from audiofsl.losses import RelationMSELoss
 from audiofsl.losses.composite import as_composite
 from audiofsl.methods.base import FewShotMethod
-from audiofsl.samplers.layout import split_episode
+from audiofsl.samplers.layout import episode_blocks, split_episode
 
 
 class RelationScorer:
@@ -48,8 +48,8 @@ class RelationNet(FewShotMethod):
     conv feature maps of Conv4 and CRNN (``encoder.forward_features``); evaluation caches those
     maps and scores tasks with the trained module.
 
-    The step outputs the losses may consume: ``logits`` [V*W*Q, W] (pre-sigmoid), ``scores``
-    (their sigmoid) and ``labels`` [V*W*Q].
+    The step outputs the losses may consume: ``logits`` [V*E*W*Q, W] (pre-sigmoid), ``scores``
+    (their sigmoid) and ``labels`` [V*E*W*Q] (E episodes per batch).
 
     Args:
         frontend, encoder, augmentation, optimizer, scheduler, evaluation: see
@@ -82,9 +82,9 @@ class RelationNet(FewShotMethod):
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         n_way, n_shot, n_query = batch["n_way"], batch["n_shot"], batch["n_query"]
         maps = self.representation(batch)
-        views = maps.reshape(batch["n_views"], -1, *maps.shape[1:])  # [V, W*(S+Q), C, H, W']
+        views = episode_blocks(maps, batch)  # [V*E, W*(S+Q), C, H, W']
         support, query = split_episode(views, n_way, n_shot, n_query, feature_dims=3)
-        logits = self.scorer(support, query.flatten(1, 2)).reshape(-1, n_way)  # [V*W*Q, W]
+        logits = self.scorer(support, query.flatten(1, 2)).reshape(-1, n_way)  # [V*E*W*Q, W]
         labels = torch.arange(n_way, device=logits.device).repeat_interleave(n_query)
         labels = labels.repeat(views.shape[0])
         outputs = {"logits": logits, "scores": torch.sigmoid(logits), "labels": labels}

@@ -24,8 +24,8 @@ class ViewAttentionProtoNet(ProtoNet):
     (the first view stays first, the others are permuted), as the reference does, against
     prototypes of the unshuffled fusion.
 
-    The step outputs: ``logits`` [W*Q, W], ``labels`` [W*Q], ``support`` [1, W, S, V*D] and
-    ``query`` [1, W, Q, V*D] (shuffled-view fusion).
+    The step outputs: ``logits`` [E*W*Q, W], ``labels`` [E*W*Q], ``support`` [E, W, S, V*D]
+    and ``query`` [E, W, Q, V*D] (shuffled-view fusion), for E episodes per batch.
 
     Args:
         frontend, encoder, augmentation, head, loss, scorer, optimizer, scheduler,
@@ -54,15 +54,18 @@ class ViewAttentionProtoNet(ProtoNet):
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         n_way, n_shot, n_query = batch["n_way"], batch["n_shot"], batch["n_query"]
         embeddings = self.embed(batch["features"])  # [V*B, D], view-major
-        n_views = batch["n_views"]
+        n_views, n_episodes = batch["n_views"], batch.get("episodes_per_batch", 1)
         views = embeddings.reshape(n_views, -1, embeddings.shape[-1])
-        fused = self.attention(embeddings)[None]  # [1, B, V*D]
-        support, query = split_episode(fused, n_way, n_shot, n_query)
+        fused = self.attention(embeddings)  # [B, V*D]
+        support, query = split_episode(fused.reshape(n_episodes, -1, fused.shape[-1]),
+                                       n_way, n_shot, n_query)  # fmt: skip
         order = torch.cat([torch.zeros(1, dtype=torch.long), 1 + torch.randperm(n_views - 1)])
-        shuffled = self.attention(views[order.to(views.device)].flatten(0, 1))[None]
-        _, shuffled_query = split_episode(shuffled, n_way, n_shot, n_query)
-        logits = self.head(support, query).reshape(-1, n_way)  # [W*Q, W]
+        shuffled = self.attention(views[order.to(views.device)].flatten(0, 1))
+        _, shuffled_query = split_episode(shuffled.reshape(n_episodes, -1, shuffled.shape[-1]),
+                                          n_way, n_shot, n_query)  # fmt: skip
+        logits = self.head(support, query).reshape(-1, n_way)  # [E*W*Q, W]
         labels = torch.arange(n_way, device=logits.device).repeat_interleave(n_query)
+        labels = labels.repeat(n_episodes)
         outputs = {"logits": logits, "labels": labels, "support": support, "query": shuffled_query}
         loss = self.compute_loss(self.loss, outputs, batch_size=labels.numel())
         accuracy = (logits.argmax(-1) == labels).float().mean()

@@ -24,13 +24,15 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 
 class EpisodicBatchSampler(Sampler[list[int]]):
-    """Yields episodes as lists of dataset indices in class-major order.
+    """Yields episodes as lists of dataset indices in class-major order, ``E`` at a time.
 
     Each episode draws ``spec.n_way`` distinct classes uniformly, then ``n_shot + n_query``
     distinct clips of each uniformly without replacement (Snell et al. 2017). Episode ``e`` of
     an epoch lists class ``c``'s clips at positions ``c*K .. (c+1)*K - 1`` with
     ``K = n_shot + n_query``, support first. An epoch's episodes are one batched draw by the
-    algorithm evaluation uses too (:func:`audiofsl.samplers.drawing.draw_episodes`).
+    algorithm evaluation uses too (:func:`audiofsl.samplers.drawing.draw_episodes`). With
+    ``spec.episodes_per_batch`` E > 1, a batch lists E consecutive episodes of that draw, one
+    after another: the same episodes as with E = 1, in ``n_episodes / E`` batches.
 
     The randomness of an epoch comes from a generator seeded by ``(seed, epoch)``: the same
     pair always gives the same episodes, whatever happened before. The epoch is read at the
@@ -79,11 +81,11 @@ class EpisodicBatchSampler(Sampler[list[int]]):
         return int(self.epoch_fn()) if self.epoch_fn is not None else self.epoch
 
     def __len__(self) -> int:
-        return self.spec.n_episodes
+        return self.spec.n_batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        for episode in self.episodes():
-            yield episode.reshape(-1).tolist()
+        for batch in self.episodes().reshape(self.spec.n_batches, -1):
+            yield batch.tolist()
 
     def episodes(self, epoch: int | None = None) -> Tensor:
         """All episodes of an epoch at once.

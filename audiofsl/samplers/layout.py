@@ -34,3 +34,20 @@ def split_episode(
     support = blocks.narrow(row_dim + 1, 0, n_shot)
     query = blocks.narrow(row_dim + 1, n_shot, n_query)
     return support, query
+
+
+def episode_blocks(rows: Tensor, batch: dict) -> Tensor:
+    """One block of rows per view and episode of an episodic training batch.
+
+    Args:
+        rows: ``[V * E * W * (S + Q), *feature]`` per-clip rows of the batch's features,
+            view-major, then episode by episode (``E = batch["episodes_per_batch"]``, 1 if
+            absent; ``V = batch["n_views"]``).
+        batch: the episodic batch.
+
+    Returns:
+        ``[V * E, W * (S + Q), *feature]``: each block one episode under one view, the layout
+        :func:`split_episode` takes (the episodic losses treat every block as an episode).
+    """
+    blocks = batch["n_views"] * batch.get("episodes_per_batch", 1)
+    return rows.reshape(blocks, -1, *rows.shape[1:])

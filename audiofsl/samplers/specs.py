@@ -54,12 +54,17 @@ class EpisodeSpec(EpisodeShape):
         n_shot: Support clips per class (>= 1).
         n_query: Query clips per class (>= 1).
         n_episodes: Episodes per training epoch (>= 1).
+        episodes_per_batch: Episodes per optimiser step, ``E`` (>= 1, dividing ``n_episodes``):
+            one forward over their ``E * n_way * (n_shot + n_query)`` clips, the losses
+            averaged over the episodes (MetaAudio's meta-batch of tasks). An epoch's episodes
+            are the same for every ``E``, grouped ``E`` at a time.
     """
 
     n_way: int = 5
     n_shot: int = 5
     n_query: int = 5
     n_episodes: int = 100
+    episodes_per_batch: int = 1
 
     def __post_init__(self) -> None:
         if isinstance(self.n_way, int) and not isinstance(self.n_way, bool) and self.n_way < 2:
@@ -74,6 +79,20 @@ class EpisodeSpec(EpisodeShape):
         _require_int("EpisodeSpec", "n_shot", self.n_shot, 1)
         _require_int("EpisodeSpec", "n_query", self.n_query, 1)
         _require_int("EpisodeSpec", "n_episodes", self.n_episodes, 1)
+        _require_int("EpisodeSpec", "episodes_per_batch", self.episodes_per_batch, 1)
+        if self.n_episodes % self.episodes_per_batch:
+            per_batch = self.episodes_per_batch
+            suggestion = max(per_batch, self.n_episodes // per_batch * per_batch)
+            raise ValueError(
+                f"sampler.episodes_per_batch={self.episodes_per_batch} must divide "
+                f"sampler.n_episodes={self.n_episodes} (every step takes as many episodes); "
+                f"e.g. sampler.n_episodes={suggestion}."
+            )
+
+    @property
+    def n_batches(self) -> int:
+        """Optimiser steps per epoch: ``n_episodes / episodes_per_batch``."""
+        return self.n_episodes // self.episodes_per_batch
 
 
 @dataclass

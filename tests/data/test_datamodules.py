@@ -66,7 +66,8 @@ def test_episodic_and_evaluation_loaders_follow_the_batch_contract(root):
 def test_episodes_are_seeded_and_follow_the_trainer_epoch(root):
     dm = module(root, seed=3)
     reference = EpisodicBatchSampler(dm.train_set.labels, TRAIN, seed=3)
-    dm.trainer = types.SimpleNamespace(current_epoch=2, accelerator=None)
+    cpu = types.SimpleNamespace(root_device=torch.device("cpu"))
+    dm.trainer = types.SimpleNamespace(current_epoch=2, accelerator=None, strategy=cpu)
     loader = dm.train_dataloader()
     assert [b["index"].tolist() for b in loader] == reference.episodes(2).view(4, -1).tolist()
     dm.trainer.current_epoch = 5

@@ -123,3 +123,26 @@ def test_tasks_on_cuda_equal_cpu(mode):
     on_gpu = evaluate_tasks(cuda, settings, PrototypeScorer("cosine"), rules)
     assert on_gpu.device.type == "cuda"
     assert torch.allclose(on_gpu.cpu(), on_cpu)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("distance", ["squared_euclidean", "euclidean"])
+def test_512d_window_votes_on_cuda_equal_cpu(distance):
+    """The evaluation benchmark's setting: clustered 512-d windows, distances in the expanded
+    form (one batched matmul), majority votes with ties to the earliest window."""
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(20).repeat_interleave(20)
+    counts = torch.randint(1, 7, (400,), generator=generator)
+    clip_of_window = torch.arange(400).repeat_interleave(counts)
+    centres = 0.25 * torch.randn(20, 512, generator=generator)
+    clips = centres[labels] + 0.9 * torch.randn(400, 512, generator=generator)
+    windows = clips[clip_of_window] + 0.9 * torch.randn(len(clip_of_window), 512,
+                                                         generator=generator)  # fmt: skip
+    split = CachedSplit(windows, clip_of_window, labels)
+    settings = EpisodeSettings(n_way=5, n_shot=5, n_query=15, n_tasks=100, seed=0)
+    rules = WindowRules(query_windows="vote", tie_rule="first")
+    on_cpu = evaluate_tasks(split, settings, PrototypeScorer(distance), rules)
+    cuda = CachedSplit(windows.cuda(), clip_of_window.cuda(), labels.cuda())
+    on_gpu = evaluate_tasks(cuda, settings, PrototypeScorer(distance), rules).cpu()
+    assert 0.3 < float(on_cpu.mean()) < 0.99  # neither trivial nor chance
+    assert torch.equal(on_gpu, on_cpu), int((on_gpu != on_cpu).sum())

@@ -72,3 +72,16 @@ def test_dataloader_with_sampler_yields_the_episodes():
     for batch, episode in zip(batches, sampler.episodes(0), strict=True):
         assert torch.equal(batch["index"], episode.reshape(-1))
         assert torch.equal(batch["class_id"], labels[episode.reshape(-1)])
+
+
+def test_a_batch_of_episodes_is_relabelled_episode_by_episode():
+    dataset = ToyClips([0, 0, 1, 1, 2, 2])
+    collate = EpisodeCollate(n_way=2, n_shot=1, n_query=1, episodes_per_batch=2)
+    batch = collate(items_for(dataset, [2, 3, 0, 1, 4, 5, 2, 3]))  # classes (1, 0), then (2, 1)
+    assert batch["label"].tolist() == [0, 0, 1, 1, 0, 0, 1, 1]
+    assert batch["class_id"].tolist() == [1, 1, 0, 0, 2, 2, 1, 1]
+    assert batch["episodes_per_batch"] == 2
+    with pytest.raises(ValueError, match="episodes_per_batch=2"):
+        collate(items_for(dataset, [2, 3, 0, 1]))
+    with pytest.raises(ValueError, match="distinct classes"):
+        collate(items_for(dataset, [2, 3, 0, 1, 4, 5, 4, 5]))

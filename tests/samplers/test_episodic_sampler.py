@@ -120,3 +120,11 @@ def test_training_and_evaluation_draw_episodes_with_one_algorithm():
     )
     evaluation = sample_episodes(labels, 3, 2, 1, 6, seed=9)
     assert torch.equal(evaluation, draw_episodes(table, 6, 3, 3, torch.Generator().manual_seed(9)))
+
+
+def test_several_episodes_per_batch_are_the_same_episodes_grouped():
+    single = make(EpisodeSpec(n_way=3, n_shot=2, n_query=3, n_episodes=12))
+    grouped = make(EpisodeSpec(n_way=3, n_shot=2, n_query=3, n_episodes=12, episodes_per_batch=4))
+    batches = list(grouped)
+    assert len(grouped) == len(batches) == 3
+    assert torch.equal(torch.tensor(batches).reshape(12, -1), torch.tensor(list(single)))
