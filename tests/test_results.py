@@ -216,3 +216,27 @@ def test_an_earlier_eval_metrics_file_is_read_as_a_legacy_entry(tmp_path: Path):
     (tmp_path / "r" / "eval_metrics.json").write_text("{not json")
     (row,) = summarize(collect_runs([tmp_path]))  # a broken file leaves out its entries only
     assert row["mean"] == pytest.approx(0.8)
+
+
+def test_a_setting_added_after_a_run_counts_as_its_one_value_there(tmp_path: Path):
+    write_run(tmp_path, "old", "proto", 0, 0.80)  # made before trainer.precision existed
+    for seed, acc in ((1, 0.84), (2, 0.82)):
+        write_run(tmp_path, f"new/{seed}", "proto", seed, acc)
+        config = tmp_path / f"new/{seed}" / "config.yaml"
+        config.write_text(config.read_text().replace("trainer:\n", "trainer:\n  precision: 32\n"))
+    (summary,) = summarize(collect_runs([tmp_path]))
+    assert summary["n"] == 3 and summary["mean"] == pytest.approx(0.82)
+
+    # Two values among the runs that have it: the older run's value is unknown, so it stays apart.
+    write_run(tmp_path, "other/3", "proto", 3, 0.70)
+    config = tmp_path / "other/3" / "config.yaml"
+    config.write_text(config.read_text().replace("trainer:\n", "trainer:\n  precision: 16\n"))
+    assert sorted(row["n"] for row in summarize(collect_runs([tmp_path]))) == [1, 1, 2]
+
+
+def test_a_missing_section_is_not_filled_in(tmp_path: Path):
+    write_run(tmp_path, "one", "proto", 0, 0.80)
+    write_run(tmp_path, "two", "proto", 1, 0.84)
+    config = tmp_path / "two" / "config.yaml"
+    config.write_text(config.read_text() + "  - n_shot: 1\n    seed: 1\n")  # a second setting
+    assert sorted(row["n"] for row in summarize(collect_runs([tmp_path]))) == [1, 1]

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from rich.table import Table
 
 from audiofsl.evaluation.statistics import mean_ci_over_seeds
@@ -76,9 +76,33 @@ def experiment_settings(config: Any) -> dict[str, str]:
     }
 
 
-def differing_keys(rows: Sequence[dict]) -> list[str]:
-    """The settings whose values differ between runs (``task_name`` first when it does)."""
+def run_settings(rows: Sequence[dict]) -> list[dict[str, str]]:
+    """Each run's :func:`experiment_settings`, completed with settings added after it was made.
+
+    A setting that is new to the configs (its section is in an older run's config, the setting
+    itself is not, and every run that has it has one value) counts as that value in the older
+    runs, so that adding a setting with a default does not split finished runs from new ones.
+    """
     settings = [experiment_settings(row["config"]) for row in rows]
+    values: dict[str, set[str]] = defaultdict(set)
+    for own in settings:
+        for key, value in own.items():
+            values[key].add(value)
+    for own, row in zip(settings, rows, strict=True):
+        for key, seen in values.items():
+            if key not in own and len(seen) == 1 and _section_exists(row["config"], key):
+                own[key] = next(iter(seen))
+    return settings
+
+
+def _section_exists(config: Any, key: str) -> bool:
+    section = key.rpartition(".")[0]
+    return not section or isinstance(OmegaConf.select(config, section), dict | DictConfig)
+
+
+def differing_keys(rows: Sequence[dict], settings: Sequence[dict] | None = None) -> list[str]:
+    """The settings whose values differ between runs (``task_name`` first when it does)."""
+    settings = run_settings(rows) if settings is None else settings
     keys = sorted(set().union(*settings)) if settings else []
     varying = [k for k in keys if len({s.get(k) for s in settings}) > 1]
     return sorted(varying, key=lambda k: (k != "task_name", k))
@@ -164,34 +188,39 @@ def summarize(
         ``runs`` (run directories).
     """
     rows = [row for row in rows if metric_value(row, metric) is not None]
-    shown = list(group_by) if group_by is not None else differing_keys(rows)
+    settings = run_settings(rows)
+    shown = list(group_by) if group_by is not None else differing_keys(rows, settings)
     summary = [
-        _group_summary(members, metric, shown)
-        for _, members in sorted(_groups(rows, group_by).items())
+        _group_summary(members, metric, shown, own)
+        for _, (members, own) in sorted(_groups(rows, settings, group_by).items())
     ]
     return sorted(summary, key=lambda row: [str(row[name]) for name in shown])
 
 
-def _groups(rows: Sequence[dict], group_by: Sequence[str] | None) -> dict[tuple, list[dict]]:
-    """Runs by their ``group_by`` values, or by every experiment setting when None."""
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    for row in rows:
+def _groups(
+    rows: Sequence[dict], settings: Sequence[dict], group_by: Sequence[str] | None
+) -> dict[tuple, tuple[list[dict], dict]]:
+    """Runs (and the first run's settings) by their ``group_by`` values, or by every experiment
+    setting (:func:`run_settings`) when None."""
+    groups: dict[tuple, tuple[list[dict], dict]] = {}
+    for row, own in zip(rows, settings, strict=True):
         if group_by is not None:
             key = tuple(str(OmegaConf.select(row["config"], name)) for name in group_by)
         else:
-            key = tuple(sorted(experiment_settings(row["config"]).items()))
-        groups[key].append(row)
+            key = tuple(sorted(own.items()))
+        groups.setdefault(key, ([], own))[0].append(row)
     return groups
 
 
-def _group_summary(members: Sequence[dict], metric: str, shown: Sequence[str]) -> dict:
-    """One row of :func:`summarize` for the runs of one group."""
+def _group_summary(
+    members: Sequence[dict], metric: str, shown: Sequence[str], settings: dict
+) -> dict:
+    """One row of :func:`summarize` for the runs of one group (``settings``: the first's)."""
     values = per_seed_values(members, metric)
     mean, ci_seeds = mean_ci_over_seeds(values)
     task_cis = [metric_value(m, f"{metric}_ci95") for m in members]
     task_cis = [ci for ci in task_cis if ci is not None]
     config = members[0]["config"]
-    settings = experiment_settings(config)
     seeds = {OmegaConf.select(m["config"], "seed") for m in members}
     return {
         **{name: settings.get(name, str(OmegaConf.select(config, name))) for name in shown},
