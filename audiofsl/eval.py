@@ -37,6 +37,7 @@ from pathlib import Path
 import hydra
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from audiofsl.evaluation import EpisodeSettings
@@ -116,10 +117,7 @@ def run_evaluation(cfg: DictConfig) -> dict:
     datamodule.setup("test")
     settings = adjusted_test_settings(settings, datamodule.adjusted_settings)
     method.evaluation.test = settings
-    trainer_cfg = OmegaConf.merge(
-        run_cfg, {"trainer": {"logger": False}, "logger": None, "callbacks": cfg.callbacks}
-    )
-    trainer = build_trainer(trainer_cfg)
+    trainer = build_trainer(evaluation_trainer_config(cfg, run_cfg))
     trainer.test(method, datamodule=datamodule)
     metrics = collect_metrics(trainer, keys=("test",))
     if method.evaluator.by_classifier:  # no episodes: the classifier on the test clips
@@ -158,10 +156,7 @@ def run_validation(
     datamodule = build_datamodule(run_cfg, method.evaluation)
     datamodule.setup("validate")
     method.evaluation.val = adjusted_evaluation(method.evaluation, datamodule.adjusted_settings).val
-    trainer_cfg = OmegaConf.merge(
-        run_cfg, {"trainer": {"logger": False}, "logger": None, "callbacks": cfg.callbacks}
-    )
-    trainer = build_trainer(trainer_cfg)
+    trainer = build_trainer(evaluation_trainer_config(cfg, run_cfg))
     trainer.validate(method, datamodule=datamodule, verbose=False)
     metrics = collect_metrics(trainer, keys=("val",))
     if method.evaluator.by_classifier:
@@ -265,6 +260,16 @@ def _rebase_paths(cfg: DictConfig, old: str, new: str) -> DictConfig:
     return OmegaConf.create(move(OmegaConf.to_container(cfg, resolve=False)))
 
 
+def evaluation_trainer_config(cfg: DictConfig, run_cfg: DictConfig) -> DictConfig:
+    """The run's config with eval's ``trainer`` settings on top (by default one process on one
+    device, whatever the run trained on), no logger, and eval's callbacks."""
+    changes = OmegaConf.to_container(cfg.get("trainer") or {}, resolve=True)
+    return OmegaConf.merge(
+        run_cfg,
+        {"trainer": {**changes, "logger": False}, "logger": None, "callbacks": cfg.callbacks},
+    )
+
+
 def run_finetune(cfg: DictConfig, run_cfg: DictConfig, ckpt_path: Path) -> dict:
     """Fine-tune the run's encoder (see :func:`finetune_config`); its test metrics."""
     finetune = finetune_config(cfg, run_cfg, ckpt_path)
@@ -288,6 +293,8 @@ def _write_metrics(
         metrics: ``{key: value}`` of this evaluation.
         episodes: the episode settings measured (mode episodes); None for a classifier test.
     """
+    if rank_zero_only.rank != 0:  # the other processes of a distributed evaluation
+        return metrics
     run_dir = Path(cfg.run_dir).parent.parent if Path(cfg.run_dir).is_file() else Path(cfg.run_dir)
     output = Path(cfg.output_file) if cfg.get("output_file") else run_dir / EVAL_METRICS_FILE
     mode = cfg.get("mode", "episodes")

@@ -24,6 +24,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from audiofsl.distributed.cluster import SubmititLocalEnvironment
 from audiofsl.runs.composition import (
     adjusted_evaluation,
     build_datamodule,
@@ -88,7 +89,10 @@ def build_trainer(cfg: DictConfig, has_validation: bool = True) -> L.Trainer:
             node = OmegaConf.merge(node, {"monitor": None})
         callbacks.append(instantiate(node))
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    # the tasks of a local submitit job are the processes of one DDP run
+    plugins = [SubmititLocalEnvironment()] if SubmititLocalEnvironment.detect() else []
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                       **({"plugins": plugins} if plugins else {}))  # fmt: skip
 
 
 def collect_metrics(trainer: L.Trainer, keys: tuple[str, ...] = ("val", "test")) -> dict:
@@ -135,8 +139,9 @@ def run_training(cfg: DictConfig) -> dict:
     model.class_names = list(facts.class_names)  # saved in every checkpoint
     if cfg.get("init_from") and not ckpt_path:
         load_backbone(model, cfg.init_from)
-    save_config(model.run_config, output_dir)
     trainer = build_trainer(cfg, has_validation=datamodule.val_set is not None)
+    if trainer.is_global_zero:  # the other processes of a DDP run write nothing of their own
+        save_config(model.run_config, output_dir)
     if ckpt_path and checkpoint_run_dir(ckpt_path) == output_dir.resolve():
         log.info("resuming from %s (%d logged rows kept)", ckpt_path,
                  restore_csv_history(trainer, ckpt_path))  # fmt: skip
@@ -148,10 +153,12 @@ def run_training(cfg: DictConfig) -> dict:
         metrics.update(collect_metrics(trainer, keys=("test",)))
         by_classifier = model.evaluator.by_classifier
         settings = None if by_classifier else evaluation.test_settings()[0]
-        log.info(format_result(metrics, "test", settings))
-    metrics_path = output_dir / METRICS_FILE
-    metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    log.info("run directory: %s", output_dir)
+        if trainer.is_global_zero:
+            log.info(format_result(metrics, "test", settings))
+    if trainer.is_global_zero:
+        metrics_path = output_dir / METRICS_FILE
+        metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        log.info("run directory: %s", output_dir)
     return metrics
 
 

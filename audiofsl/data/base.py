@@ -37,6 +37,7 @@ from audiofsl.data.splits import (
 )
 from audiofsl.data.stratified import ClipSplit
 from audiofsl.data.validation import class_counts, drop_small_classes
+from audiofsl.distributed import World
 from audiofsl.samplers import EpisodeSpec, MiniBatchSpec
 
 log = logging.getLogger(__name__)
@@ -385,7 +386,7 @@ class AudioDataModule(L.LightningDataModule, ABC):
         epoch_fn = self._trainer_epoch if self.trainer is not None else None
         device = self.trainer.strategy.root_device if self.trainer is not None else None
         return training_loader(self.train_set, self.train_sampler, self.loader, self.seed,
-                               epoch_fn, self._pin_memory(), device)  # fmt: skip
+                               epoch_fn, self._pin_memory(), device, self._world())  # fmt: skip
 
     def val_dataloader(self) -> DataLoader | list:
         return [] if self.val_set is None else self.sequential_dataloader("val")
@@ -403,7 +404,7 @@ class AudioDataModule(L.LightningDataModule, ABC):
         dataset = self._dataset(split)
         if dataset is None:
             raise ValueError(f"the {split} split has no clips; give it some with data.split.")
-        return evaluation_loader(dataset, self.loader, self.seed, self._pin_memory())
+        return evaluation_loader(dataset, self.loader, self.seed, self._pin_memory(), self._world())
 
     def statistics_dataloader(self, max_clips: int = 2000, batch_size: int = 64) -> DataLoader:
         """A seeded subset of the training clips for statistics fitted before training."""
@@ -411,6 +412,12 @@ class AudioDataModule(L.LightningDataModule, ABC):
 
     def _pin_memory(self) -> bool:
         return self.trainer is not None and isinstance(self.trainer.accelerator, CUDAAccelerator)
+
+    def _world(self) -> World:
+        """The trainer's rank and number of processes (a single process without a trainer)."""
+        if self.trainer is None:
+            return World()
+        return World(self.trainer.global_rank, self.trainer.world_size)
 
     def _trainer_epoch(self) -> int:
         return self.trainer.current_epoch if self.trainer is not None else 0

@@ -45,9 +45,10 @@ class EvaluationCache:
     Each batch contributes its representations with the window index (``batch["index"]``),
     the clip of each window (``batch["segment"]``, the window index itself for one-window clips)
     and the label. :meth:`finalize` orders everything by window index and renumbers the clips,
-    so the result does not depend on the batch order. Across processes (DDP), passing an
-    all-gather to :meth:`finalize` is the only change needed: every tensor is per-window, so the
-    gathered rows are simply concatenated before ordering.
+    so the result does not depend on the batch order. Across processes (DDP), :meth:`finalize`
+    takes a gather of every rank's rows (:func:`audiofsl.distributed.gather_rows`): every
+    tensor is per-window, so the gathered rows are concatenated, ordered, and a window that
+    several ranks embedded (the repeats that even out the ranks' shares) is kept once.
     """
 
     def __init__(self) -> None:
@@ -80,7 +81,11 @@ class EvaluationCache:
             part.clear()
 
     def finalize(self, gather: GatherFn | None = None) -> CachedSplit:
-        """The cached split, ordered by window index (after ``gather``, when given)."""
+        """The cached split, ordered by window index (after ``gather``, when given).
+
+        Raises:
+            ValueError: if nothing was cached, or (without ``gather``) a window came twice.
+        """
         if not self._parts["index"]:
             raise ValueError("the evaluation cache is empty: no val/test batch was embedded.")
         joined = {name: torch.cat(parts) for name, parts in self._parts.items() if parts}
@@ -89,8 +94,12 @@ class EvaluationCache:
         if gather is not None:
             joined = {name: gather(tensor) for name, tensor in joined.items()}
         index = joined["index"].to(joined["reps"].device)
-        order = torch.argsort(index)
-        if bool((index[order][1:] == index[order][:-1]).any()):
+        order = torch.argsort(index, stable=True)
+        repeated = index[order][1:] == index[order][:-1]
+        if gather is not None:
+            # ranks evaluate equal shares, the last ones filled up with repeated windows
+            order = order[torch.cat([repeated.new_ones(1), ~repeated])]
+        elif bool(repeated.any()):
             raise ValueError(
                 "the evaluation cache holds a window twice; check the loader's indices."
             )

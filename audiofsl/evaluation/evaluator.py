@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from audiofsl.evaluation.cache import CachedSplit, EvaluationCache
+from audiofsl.evaluation.cache import CachedSplit, EvaluationCache, GatherFn
 from audiofsl.evaluation.classification import (
     CLIP_COMBINATIONS,
     classifier_metrics,
@@ -78,9 +78,12 @@ class SplitEvaluator(ABC):
     def clear(self) -> None:
         self.cache.clear()
 
-    def measure(self, split: str, method: EvaluatedMethod) -> dict[str, Tensor | float]:
-        """Measure the split cached so far (see :meth:`score`)."""
-        return self.score(split, self.cache.finalize(), method)
+    def measure(
+        self, split: str, method: EvaluatedMethod, gather: GatherFn | None = None
+    ) -> dict[str, Tensor | float]:
+        """Measure the split cached so far (see :meth:`score`); across processes, ``gather``
+        joins every rank's windows first, and every rank measures the whole split alike."""
+        return self.score(split, self.cache.finalize(gather), method)
 
     @abstractmethod
     def score(

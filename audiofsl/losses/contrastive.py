@@ -5,6 +5,13 @@ The training step of a contrastive method gives ``views`` ``[V, B, P]``: the pro
 ``v`` of clip ``i``), and, for the supervised variants, ``labels`` ``[V * B]`` aligned with
 ``views.flatten(0, 1)`` (``labels[v * B + i]`` is clip ``i``'s class; ``-1`` marks an
 unlabelled clip). All losses are computed in float32 with autocast disabled.
+
+With ``gather_distributed=True`` in a multi-process (DDP) run, each loss first concatenates the
+views of every rank along the clip dimension with a gather that keeps gradients
+(:func:`audiofsl.distributed.gather_with_grad`), so negatives come from the global batch of
+``W * B`` clips, clip ids and pseudo-labels are global (rank ``r``'s clips are ``r * B ..``), and
+the loss (the same on every rank) gives after DDP's averaging exactly the gradient of one
+process holding the whole batch. In a single process the option changes nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import torch
 from pytorch_metric_learning import losses, reducers
 from torch import Tensor, nn
 
+from audiofsl.distributed import gather_rows, gather_with_grad
 from audiofsl.losses.classification import UNLABELLED
 
 
@@ -95,15 +103,17 @@ class NTXentLoss(nn.Module):
 
     Args:
         temperature: ``T > 0``.
+        gather_distributed: take the negatives from every rank's batch (see the module).
     """
 
     consumes: tuple[str, ...] = ("views",)
 
-    def __init__(self, temperature: float = 0.5) -> None:
+    def __init__(self, temperature: float = 0.5, gather_distributed: bool = False) -> None:
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"NTXentLoss temperature must be positive, got {temperature}.")
         self.temperature = float(temperature)
+        self.gather_distributed = bool(gather_distributed)
         self.loss_fn = losses.NTXentLoss(temperature=self.temperature)
 
     def forward(self, views: Tensor) -> Tensor:
@@ -117,13 +127,15 @@ class NTXentLoss(nn.Module):
             Scalar float32 loss.
         """
         check_views(views, type(self).__name__)
+        if self.gather_distributed:
+            views = gather_with_grad(views, dim=1)
         n_views, batch = views.shape[:2]
         clips = torch.arange(batch, device=views.device).repeat(n_views)
         with torch.autocast(device_type=views.device.type, enabled=False):
             return self.loss_fn(views.float().flatten(0, 1), clips)
 
     def extra_repr(self) -> str:
-        return f"temperature={self.temperature}"
+        return f"temperature={self.temperature}, gather_distributed={self.gather_distributed}"
 
 
 class SupConLoss(nn.Module):
@@ -153,15 +165,18 @@ class SupConLoss(nn.Module):
 
     Args:
         temperature: ``T > 0`` (Khosla et al.: 0.1).
+        gather_distributed: take positives and negatives from every rank's batch (see the
+            module; unlabelled clips get pseudo-labels unique over all ranks).
     """
 
     consumes: tuple[str, ...] = ("views", "labels")
 
-    def __init__(self, temperature: float = 0.1) -> None:
+    def __init__(self, temperature: float = 0.1, gather_distributed: bool = False) -> None:
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"SupConLoss temperature must be positive, got {temperature}.")
         self.temperature = float(temperature)
+        self.gather_distributed = bool(gather_distributed)
         self.loss_fn = losses.SupConLoss(
             temperature=self.temperature, reducer=reducers.MeanReducer()
         )
@@ -189,12 +204,15 @@ class SupConLoss(nn.Module):
         """
         name = type(self).__name__
         check_views(views, name)
-        per_clip = self.pseudo_labels(clip_labels(views, labels, name))
+        per_clip = clip_labels(views, labels, name)
+        if self.gather_distributed:
+            views, per_clip = gather_with_grad(views, dim=1), gather_rows(per_clip)
+        per_clip = self.pseudo_labels(per_clip)
         with torch.autocast(device_type=views.device.type, enabled=False):
             return self.loss_fn(views.float().flatten(0, 1), per_clip.repeat(views.shape[0]))
 
     def extra_repr(self) -> str:
-        return f"temperature={self.temperature}"
+        return f"temperature={self.temperature}, gather_distributed={self.gather_distributed}"
 
 
 class ColaLoss(nn.Module):
@@ -220,11 +238,13 @@ class ColaLoss(nn.Module):
 
     Args:
         similarity: Module mapping ``(a [B, P], b [N, P])`` to ``[B, N]`` scores.
+        gather_distributed: score every rank's anchors against every rank's positives, a
+            ``W * B``-way cross-entropy (see the module).
     """
 
     consumes: tuple[str, ...] = ("views",)
 
-    def __init__(self, similarity: nn.Module) -> None:
+    def __init__(self, similarity: nn.Module, gather_distributed: bool = False) -> None:
         super().__init__()
         if not isinstance(similarity, nn.Module):
             raise ValueError(
@@ -232,6 +252,7 @@ class ColaLoss(nn.Module):
                 f"e.g. audiofsl.heads.BilinearSimilarity; got {type(similarity).__name__}."
             )
         self.similarity = similarity
+        self.gather_distributed = bool(gather_distributed)
 
     def forward(self, views: Tensor) -> Tensor:
         """Scalar loss.
@@ -249,6 +270,8 @@ class ColaLoss(nn.Module):
                 "ColaLoss expects views [2, batch, dim] (anchors, positives), got "
                 f"{tuple(views.shape)}."
             )
+        if self.gather_distributed:
+            views = gather_with_grad(views, dim=1)
         batch = views.shape[1]
         with torch.autocast(device_type=views.device.type, enabled=False):
             logits = self.similarity(views[0].float(), views[1].float())

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from audiofsl.augmentations import AugmentationPipeline
 from audiofsl.augmentations.views import evaluation_features, training_features
 from audiofsl.data.resident import with_resident_audio
+from audiofsl.distributed import current_world, gather_rows
 from audiofsl.evaluation import EvaluationProtocol
 from audiofsl.evaluation.evaluator import EpisodicEvaluator, SplitEvaluator
 from audiofsl.frontends.base import fit_normalization_from
@@ -120,7 +121,8 @@ class FewShotMethod(TrainMeanTracking, L.LightningModule):
         """Apply ``loss`` to the step's ``outputs``; log ``train/loss`` and every term."""
         terms = loss(outputs)
         for key, value in logged_terms(terms).items():
-            self.log(key, value, prog_bar=key == "train/loss", batch_size=batch_size)
+            self.log(key, value, prog_bar=key == "train/loss", batch_size=batch_size,
+                     sync_dist=True)  # fmt: skip
         return terms["loss"]
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
@@ -137,10 +139,12 @@ class FewShotMethod(TrainMeanTracking, L.LightningModule):
 
     def log_evaluation(self, split: str, measure: bool = True) -> None:
         """Log what the evaluator measures on the cached split (``<split>/acc`` on the bar)."""
-        metrics = self.evaluator.measure(split, self) if measure else {}
+        # across processes every rank gathers all windows and measures the same tasks
+        gather = gather_rows if current_world().distributed else None
+        metrics = self.evaluator.measure(split, self, gather) if measure else {}
         self.evaluator.clear()
         for key, value in metrics.items():
-            self.log(key, value, prog_bar=key == f"{split}/acc")
+            self.log(key, value, prog_bar=key == f"{split}/acc", sync_dist=True)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.run_config is not None:

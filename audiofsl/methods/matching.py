@@ -93,5 +93,5 @@ class MatchingNet(FewShotMethod):
         loss = self.compute_loss(self.loss, {"logits": logits, "labels": labels},
                                  batch_size=labels.numel())  # fmt: skip
         accuracy = (logits.argmax(-1) == labels).float().mean()
-        self.log("train/acc", accuracy, prog_bar=True, batch_size=labels.numel())
+        self.log("train/acc", accuracy, prog_bar=True, batch_size=labels.numel(), sync_dist=True)
         return loss

@@ -67,5 +67,5 @@ class ProtoNet(FewShotMethod):
         outputs = {"logits": logits, "labels": labels, "support": support, "query": query}
         loss = self.compute_loss(self.loss, outputs, batch_size=labels.numel())
         accuracy = (logits.argmax(-1) == labels).float().mean()
-        self.log("train/acc", accuracy, prog_bar=True, batch_size=labels.numel())
+        self.log("train/acc", accuracy, prog_bar=True, batch_size=labels.numel(), sync_dist=True)
         return loss

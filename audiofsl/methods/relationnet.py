@@ -90,5 +90,5 @@ class RelationNet(FewShotMethod):
         outputs = {"logits": logits, "scores": torch.sigmoid(logits), "labels": labels}
         loss = self.compute_loss(self.loss, outputs, batch_size=labels.numel())
         accuracy = (logits.argmax(-1) == labels).float().mean()
-        self.log("train/acc", accuracy, prog_bar=True, batch_size=labels.numel())
+        self.log("train/acc", accuracy, prog_bar=True, batch_size=labels.numel(), sync_dist=True)
         return loss

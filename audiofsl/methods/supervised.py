@@ -124,7 +124,9 @@ class Supervised(FewShotMethod):
         loss = self.compute_loss(self.loss, outputs, batch_size=labels.numel())
         if not self.multi_label:
             accuracy = (logits.argmax(-1) == labels).float().mean()
-            self.log("train/acc", accuracy, prog_bar=True, batch_size=labels.numel())
+            self.log(
+                "train/acc", accuracy, prog_bar=True, batch_size=labels.numel(), sync_dist=True
+            )
         return loss
 
     def training_classifier(self) -> nn.Module:

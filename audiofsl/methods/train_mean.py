@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
+
+from audiofsl.distributed import current_world
 
 
 class EpochMean:
@@ -25,9 +28,18 @@ class EpochMean:
         self.count += detached.shape[0]
 
     def commit(self, mean: Tensor, fitted: Tensor) -> None:
-        """Copy the epoch's mean into ``mean`` [D] and set ``fitted`` (no-op before any)."""
-        if self.count:
-            mean.copy_((self.sum / self.count).to(mean))
+        """Copy the epoch's mean into ``mean`` [D] and set ``fitted`` (no-op before any).
+
+        Across processes, the mean is over every rank's embeddings (each rank calls this).
+        """
+        total, count = self.sum.to(mean.device), self.count
+        if current_world().distributed:
+            counts = torch.tensor([float(count)], dtype=torch.float64, device=mean.device)
+            dist.all_reduce(total := total.clone())
+            dist.all_reduce(counts)
+            count = int(counts.item())
+        if count:
+            mean.copy_((total / count).to(mean))
             fitted.fill_(True)
 
 

@@ -69,5 +69,5 @@ class ViewAttentionProtoNet(ProtoNet):
         outputs = {"logits": logits, "labels": labels, "support": support, "query": shuffled_query}
         loss = self.compute_loss(self.loss, outputs, batch_size=labels.numel())
         accuracy = (logits.argmax(-1) == labels).float().mean()
-        self.log("train/acc", accuracy, prog_bar=True, batch_size=labels.numel())
+        self.log("train/acc", accuracy, prog_bar=True, batch_size=labels.numel(), sync_dist=True)
         return loss

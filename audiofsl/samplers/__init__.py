@@ -5,6 +5,7 @@ from audiofsl.samplers.crops import WithCropSeeds
 from audiofsl.samplers.episodic import EpisodicBatchSampler, epoch_generator
 from audiofsl.samplers.layout import split_episode
 from audiofsl.samplers.minibatch import ShuffledBatchSampler
+from audiofsl.samplers.ranks import RankShard, evaluation_shard
 from audiofsl.samplers.specs import EpisodeShape, EpisodeSpec, MiniBatchSpec
 
 __all__ = [
@@ -13,8 +14,10 @@ __all__ = [
     "EpisodeSpec",
     "EpisodicBatchSampler",
     "MiniBatchSpec",
+    "RankShard",
     "ShuffledBatchSampler",
     "WithCropSeeds",
     "epoch_generator",
+    "evaluation_shard",
     "split_episode",
 ]

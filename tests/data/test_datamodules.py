@@ -67,7 +67,9 @@ def test_episodes_are_seeded_and_follow_the_trainer_epoch(root):
     dm = module(root, seed=3)
     reference = EpisodicBatchSampler(dm.train_set.labels, TRAIN, seed=3)
     cpu = types.SimpleNamespace(root_device=torch.device("cpu"))
-    dm.trainer = types.SimpleNamespace(current_epoch=2, accelerator=None, strategy=cpu)
+    dm.trainer = types.SimpleNamespace(
+        current_epoch=2, accelerator=None, strategy=cpu, global_rank=0, world_size=1
+    )
     loader = dm.train_dataloader()
     assert [b["index"].tolist() for b in loader] == reference.episodes(2).view(4, -1).tolist()
     dm.trainer.current_epoch = 5

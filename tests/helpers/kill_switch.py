@@ -21,6 +21,8 @@ class KillAtStep(L.Callback):
         self.marker = Path(marker)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if trainer.global_step >= self.step and not self.marker.exists():
-            self.marker.write_text(f"killed at step {trainer.global_step}\n")
+        # every process of a DDP run kills itself at the same step, each with its own marker
+        marker = self.marker.with_name(f"{self.marker.name}.{trainer.global_rank}")
+        if trainer.global_step >= self.step and not marker.exists():
+            marker.write_text(f"killed at step {trainer.global_step}\n")
             os.kill(os.getpid(), signal.SIGKILL)
