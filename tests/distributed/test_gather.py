@@ -66,3 +66,11 @@ def test_gathered_evaluation_cache_equals_one_process_over_every_window() -> Non
         torch.testing.assert_close(cached.representations, expected.representations)
         torch.testing.assert_close(cached.clip_of_window, expected.clip_of_window)
         torch.testing.assert_close(cached.clip_labels, expected.clip_labels)
+
+
+def test_the_training_mean_is_over_every_ranks_embeddings() -> None:
+    from ranks import epoch_mean
+
+    embeddings = [torch.randn(3, 4), torch.randn(5, 4) + 2.0]  # unequal counts per rank
+    for mean in run_on_ranks(epoch_mean, 2, embeddings):
+        torch.testing.assert_close(mean, torch.cat(embeddings).mean(0))

@@ -101,3 +101,14 @@ def gathered_cache(rank: int, world_size: int, n_windows: int):
         batch = window_batch(shard[start : start + 2])
         cache.add(batch["index"].float()[:, None] * torch.ones(1, 3), batch)
     return cache.finalize(gather_rows)
+
+
+def epoch_mean(rank: int, world_size: int, embeddings: torch.Tensor) -> torch.Tensor:
+    """The committed training mean after rank ``r`` added ``embeddings[r]`` ``[n_r, D]``."""
+    from audiofsl.methods.train_mean import EpochMean
+
+    tracker = EpochMean(embeddings[rank].shape[1])
+    tracker.add(embeddings[rank])
+    mean, fitted = torch.zeros(embeddings[rank].shape[1]), torch.zeros((), dtype=torch.bool)
+    tracker.commit(mean, fitted)
+    return mean if bool(fitted) else None
