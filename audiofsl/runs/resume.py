@@ -45,33 +45,88 @@ class ResumeState(L.Callback):
     Restored when training resumes from a checkpoint, so augmentations and anything else
     drawing from the global generators continue as in the uninterrupted run. Also flushes
     every logger whenever a checkpoint is written.
+
+    Across processes (DDP), every rank starts training from its own streams, seeded by the
+    run's seed and its rank: otherwise every rank would draw the same augmentation for the
+    same position of its batch. The checkpoint then keeps every rank's states, and each rank
+    of a resumed run of the same size takes its own.
     """
 
+    def __init__(self) -> None:
+        self._trainer: L.Trainer | None = None
+
+    def setup(self, trainer: L.Trainer, pl_module: Any, stage: str) -> None:
+        self._trainer = trainer
+        if stage == "fit" and trainer.world_size > 1:
+            seed_rank_streams(trainer.global_rank)
+
+    def _world(self) -> tuple[int, int]:
+        trainer = self._trainer
+        return (0, 1) if trainer is None else (trainer.global_rank, trainer.world_size)
+
     def state_dict(self) -> dict[str, Any]:
-        # Tensors and plain numbers only, so checkpoints load with torch.load(weights_only=True).
-        _, keys, position, has_gauss, gauss = np.random.get_state()
-        version, internal, gauss_next = random.getstate()
-        state = {
-            "torch": torch.get_rng_state(),
-            "numpy": [torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss],
-            "python": [version, torch.tensor(internal, dtype=torch.int64), gauss_next],
-        }
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            state["cuda"] = torch.cuda.get_rng_state_all()
-        return state
+        state = rng_state()
+        rank, world_size = self._world()
+        if world_size == 1 or not torch.distributed.is_initialized():
+            return state
+        ranks: list[Any] = [None] * world_size  # every rank saves a checkpoint together
+        torch.distributed.all_gather_object(ranks, state)
+        return {"ranks": ranks}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        torch.set_rng_state(state_dict["torch"])
-        keys, position, has_gauss, gauss = state_dict["numpy"]
-        np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), position, has_gauss, gauss))
-        version, internal, gauss_next = state_dict["python"]
-        random.setstate((version, tuple(internal.tolist()), gauss_next))
-        if "cuda" in state_dict and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state_dict["cuda"])
+        rank, world_size = self._world()
+        if "ranks" in state_dict:
+            if len(state_dict["ranks"]) != world_size:
+                log.warning(
+                    "the checkpoint holds the random states of %d processes and this run has "
+                    "%d: augmentations continue from fresh streams, not as the saved run",
+                    len(state_dict["ranks"]), world_size,
+                )  # fmt: skip
+                return
+            state_dict = state_dict["ranks"][rank]
+        set_rng_state(state_dict)
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: Any, checkpoint: dict) -> None:
         for logger in trainer.loggers:
             logger.save()
+
+
+def rng_state() -> dict[str, Any]:
+    """This process's global RNG states, as tensors and plain numbers only (so checkpoints load
+    with ``torch.load(weights_only=True)``)."""
+    _, keys, position, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": [torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss],
+        "python": [version, torch.tensor(internal, dtype=torch.int64), gauss_next],
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned."""
+    torch.set_rng_state(state["torch"])
+    keys, position, has_gauss, gauss = state["numpy"]
+    np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), position, has_gauss, gauss))
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal.tolist()), gauss_next))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_rank_streams(rank: int) -> None:
+    """Reseed torch (all devices), numpy and random from the current torch seed and ``rank``.
+
+    ``lightning.seed_everything(seed)`` gives every process the same streams; mixing in the
+    rank (numpy's ``SeedSequence``) gives each its own, and the same ones in every run.
+    """
+    seed = int(np.random.SeedSequence([torch.initial_seed(), rank]).generate_state(1)[0])
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
 
 
 def checkpoint_run_dir(ckpt_path: str | Path | None) -> Path | None:

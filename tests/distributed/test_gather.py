@@ -74,3 +74,15 @@ def test_the_training_mean_is_over_every_ranks_embeddings() -> None:
     embeddings = [torch.randn(3, 4), torch.randn(5, 4) + 2.0]  # unequal counts per rank
     for mean in run_on_ranks(epoch_mean, 2, embeddings):
         torch.testing.assert_close(mean, torch.cat(embeddings).mean(0))
+
+
+def test_each_rank_draws_its_own_augmentations_and_resumes_its_own_stream() -> None:
+    from ranks import rank_streams
+
+    first, second = run_on_ranks(rank_streams, 2)
+    assert not torch.equal(first["first"], second["first"])  # not the same draws on each rank
+    for rank in (first, second):
+        assert rank["ranks"] == 2  # the checkpoint keeps both ranks' states
+        torch.testing.assert_close(rank["restored"], rank["expected"])  # each its own
+    again, _ = run_on_ranks(rank_streams, 2)
+    torch.testing.assert_close(again["first"], first["first"])  # seeded: the same every run

@@ -112,3 +112,21 @@ def epoch_mean(rank: int, world_size: int, embeddings: torch.Tensor) -> torch.Te
     mean, fitted = torch.zeros(embeddings[rank].shape[1]), torch.zeros((), dtype=torch.bool)
     tracker.commit(mean, fitted)
     return mean if bool(fitted) else None
+
+
+def rank_streams(rank: int, world_size: int) -> dict:
+    """ResumeState across ranks: draws after set-up, and a save-and-restore round trip."""
+    from types import SimpleNamespace
+
+    from audiofsl.runs.resume import ResumeState
+
+    torch.manual_seed(5)  # lightning.seed_everything gives every rank the same seed
+    callback = ResumeState()
+    callback.setup(SimpleNamespace(global_rank=rank, world_size=world_size), None, "fit")
+    first = torch.rand(3)
+    saved = callback.state_dict()
+    expected = torch.rand(3)
+    torch.rand(7)  # moves on, as a killed run would have
+    callback.load_state_dict(saved)
+    return {"first": first, "expected": expected, "restored": torch.rand(3),
+            "ranks": len(saved["ranks"])}  # fmt: skip
