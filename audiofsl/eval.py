@@ -239,7 +239,8 @@ def finetune_config(cfg: DictConfig, run_cfg: DictConfig, ckpt_path: Path) -> Di
     # plots): they move to the fine-tuning run's, so the trained run is never overwritten.
     old_dir = str(run_cfg.paths.output_dir)
     run_cfg = _rebase_paths(run_cfg, old_dir, str(run_dir / "finetune"))
-    finetune = OmegaConf.merge(run_cfg, changes)
+    # on eval's devices (one by default): a run trained with DDP is fine-tuned in one process
+    finetune = OmegaConf.merge(run_cfg, changes, {"trainer": cfg.get("trainer") or {}})
     for key in ("method", "sampler"):  # replaced, not merged into the run's
         finetune[key] = OmegaConf.create(changes[key])
     return finetune

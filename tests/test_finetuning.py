@@ -86,3 +86,22 @@ def test_eval_probes_and_finetunes_a_protonet_encoder(compose_config, protonet_r
     assert (protonet_run / "finetune" / "metrics.json").is_file()
     assert (protonet_run / "finetune" / "checkpoints" / "best.ckpt").is_file()
     assert all(path.read_bytes() == data for path, data in before.items()), "run untouched"
+
+
+def test_a_run_trained_with_ddp_is_measured_and_fine_tuned_in_one_process(
+    compose_config, protonet_run
+):
+    from omegaconf import OmegaConf
+
+    from audiofsl.eval import evaluation_trainer_config, finetune_config
+
+    run_cfg = OmegaConf.load(protonet_run / "config.yaml")
+    run_cfg.trainer.merge_with({"strategy": "ddp", "devices": 4, "sync_batchnorm": True})
+    cfg = compose_config("eval", [f"run_dir={protonet_run}"])
+    ckpt = protonet_run / "checkpoints" / "best.ckpt"
+    for trainer in (evaluation_trainer_config(cfg, run_cfg).trainer,
+                    finetune_config(cfg, run_cfg, ckpt).trainer):  # fmt: skip
+        assert (trainer.strategy, trainer.devices, trainer.sync_batchnorm) == ("auto", 1, False)
+    many = compose_config("eval", [f"run_dir={protonet_run}", "trainer.devices=4",
+                                   "trainer.strategy=ddp"])  # fmt: skip
+    assert evaluation_trainer_config(many, run_cfg).trainer.devices == 4
