@@ -34,6 +34,7 @@ from audiofsl.runs.composition import (
     record_data_facts,
     save_config,
 )
+from audiofsl.runs.ddp_children import share_sweep_dir_with_children
 from audiofsl.runs.quiet import quiet_known_warnings
 from audiofsl.runs.resume import (
     checkpoint_run_dir,
@@ -212,6 +213,7 @@ def tensorboard_run_name(cfg: DictConfig) -> str:
 @hydra.main(version_base="1.3", config_path="pkg://audiofsl.conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     quiet_known_warnings()
+    share_sweep_dir_with_children()
     if cfg.get("resume"):
         cfg = resume_from_run_dir(cfg)
     elif cfg.get("logger") and cfg.logger.get("tensorboard"):

@@ -42,15 +42,16 @@ def assert_eval_reproduces(run_dir: Path, cwd: Path) -> None:
 
 @pytest.mark.slow
 def test_a_two_process_protonet_sweep_writes_one_directory_per_run(tmp_path: Path) -> None:
-    sweep = tmp_path / "sweep"
     settings = [
         *TINY, *DDP, "sampler.n_episodes=20", "trainer.limit_train_batches=null",
-        f"paths.data_dir={tmp_path / 'data'}", f"hydra.sweep.dir={sweep}",
+        f"paths.data_dir={tmp_path / 'data'}",
     ]  # fmt: skip
     done = run(command("train", "-m", "seed=0,1", *settings), tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert {p.name for p in tmp_path.iterdir()} == {"multirun", "data"}  # nothing elsewhere
+    # one sweep folder: the second process ran the sweep in lockstep, in the same folders
+    (sweep,) = (tmp_path / "multirun" / "train").iterdir()
     assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]
-    assert {p.name for p in tmp_path.iterdir()} == {"sweep", "data"}  # nothing elsewhere
     for run_dir in (sweep / "0", sweep / "1"):
         assert {"config.yaml", "metrics.json", "checkpoints"} <= {p.name for p in run_dir.iterdir()}
         # 20 episodes an epoch over 2 processes: 10 steps an epoch on each
@@ -62,7 +63,7 @@ def test_a_two_process_protonet_sweep_writes_one_directory_per_run(tmp_path: Pat
 
     # the same job as 2 tasks of a local submitit job (what hydra/launcher=slurm does on SLURM)
     tasks = tmp_path / "tasks"
-    launched = [*settings[:-1], f"hydra.sweep.dir={tasks}", "hydra/launcher=tasks"]
+    launched = [*settings, f"hydra.sweep.dir={tasks}", "hydra/launcher=tasks"]
     done = run(command("train", "-m", "seed=0", *launched), tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     logs = "".join(path.read_text() for path in tasks.glob(".submitit/*/*_log.*"))
