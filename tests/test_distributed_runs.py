@@ -108,3 +108,18 @@ def test_a_killed_two_process_run_resumes_to_the_uninterrupted_result(tmp_path: 
     assert read(killed / "metrics.json") == read(full / "metrics.json")
     history = (killed / "csv" / "metrics.csv").read_text()
     assert history == (full / "csv" / "metrics.csv").read_text()
+
+
+def test_the_slurm_launcher_asks_for_the_trainers_nodes_and_gpus(tmp_path: Path) -> None:
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+    from test_entry_points import CONF_DIR
+
+    overrides = ["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=8",
+                 "trainer.num_nodes=2", f"paths.data_dir={tmp_path}"]  # fmt: skip
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides, return_hydra_config=True)
+    launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    assert launcher["_target_"].endswith("SlurmLauncher")
+    assert (launcher["nodes"], launcher["gpus_per_node"], launcher["tasks_per_node"]) == (2, 8, 8)
+    assert (cfg.trainer.strategy, cfg.trainer.sync_batchnorm) == ("ddp", True)
