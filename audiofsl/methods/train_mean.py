@@ -32,10 +32,10 @@ class EpochMean:
 
         Across processes, the mean is over every rank's embeddings (each rank calls this).
         """
-        total, count = self.sum.to(mean.device), self.count
+        total, count = self.sum.to(mean.device, copy=True), self.count
         if current_world().distributed:
             counts = torch.tensor([float(count)], dtype=torch.float64, device=mean.device)
-            dist.all_reduce(total := total.clone())
+            dist.all_reduce(total)
             dist.all_reduce(counts)
             count = int(counts.item())
         if count:
