@@ -34,7 +34,7 @@ from audiofsl.runs.composition import (
     record_data_facts,
     save_config,
 )
-from audiofsl.runs.ddp_children import share_sweep_dir_with_children
+from audiofsl.runs.ddp_children import quiet_other_processes, share_sweep_dir_with_children
 from audiofsl.runs.quiet import quiet_known_warnings
 from audiofsl.runs.resume import (
     checkpoint_run_dir,
@@ -214,6 +214,7 @@ def tensorboard_run_name(cfg: DictConfig) -> str:
 def main(cfg: DictConfig) -> float | None:
     quiet_known_warnings()
     share_sweep_dir_with_children()
+    quiet_other_processes()
     if cfg.get("resume"):
         cfg = resume_from_run_dir(cfg)
     elif cfg.get("logger") and cfg.logger.get("tensorboard"):
