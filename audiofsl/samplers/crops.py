@@ -12,7 +12,28 @@ from audiofsl.samplers.episodic import epoch_generator
 _SEED_BOUND = 2**62
 
 
-class WithCropSeeds:
+class BatchSamplerWrapper:
+    """A batch sampler over another: its length, and ``set_epoch`` forwarded to it.
+
+    Args:
+        batch_sampler: the wrapped batch sampler.
+    """
+
+    def __init__(self, batch_sampler: Iterable[list]) -> None:
+        self.batch_sampler = batch_sampler
+
+    def __len__(self) -> int:
+        if not isinstance(self.batch_sampler, Sized):
+            raise TypeError("the wrapped batch sampler has no length")
+        return len(self.batch_sampler)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Forwarded to the wrapped sampler when it has epochs."""
+        if hasattr(self.batch_sampler, "set_epoch"):
+            self.batch_sampler.set_epoch(epoch)
+
+
+class WithCropSeeds(BatchSamplerWrapper):
     """Wraps a batch sampler so each index comes with its own random-crop seed.
 
     Random crops drawn inside the dataset from the global RNG depend on the number of loader
@@ -28,19 +49,9 @@ class WithCropSeeds:
     """
 
     def __init__(self, batch_sampler: Iterable[list[int]], seed: int = 0) -> None:
-        self.batch_sampler = batch_sampler
+        super().__init__(batch_sampler)
         self.seed = seed
         self._passes = 0
-
-    def __len__(self) -> int:
-        if not isinstance(self.batch_sampler, Sized):
-            raise TypeError("the wrapped batch sampler has no length")
-        return len(self.batch_sampler)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Forwarded to the wrapped sampler when it has epochs."""
-        if hasattr(self.batch_sampler, "set_epoch"):
-            self.batch_sampler.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         epoch = getattr(self.batch_sampler, "current_epoch", None)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from audiofsl.distributed import World
+from audiofsl.samplers.crops import BatchSamplerWrapper
 
 Item = TypeVar("Item")
 
 
-class RankShard:
+class RankShard(BatchSamplerWrapper):
     """Cuts every global batch into ``world.size`` equal, contiguous parts; yields this rank's.
 
     The wrapped sampler draws the batches of all ranks together, from ``(seed, epoch)`` alone
@@ -26,22 +27,12 @@ class RankShard:
     """
 
     def __init__(self, batches: Iterable[list[Item]], world: World) -> None:
-        self.batches = batches
+        super().__init__(batches)
         self.world = world
-
-    def __len__(self) -> int:
-        if not isinstance(self.batches, Sized):
-            raise TypeError("the wrapped batch sampler has no length")
-        return len(self.batches)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Forwarded to the wrapped sampler when it has epochs."""
-        if hasattr(self.batches, "set_epoch"):
-            self.batches.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[list[Item]]:
         size, rank = self.world.size, self.world.rank
-        for batch in self.batches:
+        for batch in self.batch_sampler:
             short = -len(batch) % size
             batch = list(batch) + [batch[i % len(batch)] for i in range(short)]
             part = len(batch) // size
