@@ -27,7 +27,7 @@ install: ## Create .venv: the locked dependency set (requirements.lock), then au
 lock: ## Re-resolve requirements.lock: the newest versions pyproject.toml's ranges allow (uv)
 	$(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/pip install --quiet "uv==$(UV_VERSION)"
-	$(LOCK_VENV)/bin/uv pip compile pyproject.toml --extra dev --extra sweeps --extra cluster --universal \
+	$(LOCK_VENV)/bin/uv pip compile pyproject.toml --extra dev --extra sweeps --extra cluster --extra pretrained --universal \
 		--python-version 3.10 --custom-compile-command "make lock" $(LOCK_ARGS) -o $(LOCK)
 
 test: ## Run the test suite, slow end-to-end runs included (GPU tests skip without CUDA)

@@ -19,6 +19,12 @@ Examples::
     python -m audiofsl.enrol run_dir=RUN support=/path/to/examples queries=/path/to/new
     python -m audiofsl.enrol run_dir=RUN support=examples/ 'queries=[a.wav,b.flac]'
     python -m audiofsl.enrol run_dir=RUN support=examples/ queries=new/ max_rows=null
+    python -m audiofsl.enrol encoder=cnn14 support=examples/ queries=new/
+
+With ``encoder=NAME`` and no ``run_dir``, a pretrained encoder enrols with no training (its
+published weights; settings that are not enrol's, such as ``encoder.checkpoint=``, are
+gathered into ``pretrained=[...]``); its configuration and the results go to this command's
+output folder.
 """
 
 from __future__ import annotations
@@ -121,7 +127,18 @@ def main(cfg: DictConfig) -> None:
     run_enrol(cfg)
 
 
-if __name__ == "__main__":
-    from audiofsl.runs.cli import run_command
+#: enrol's own settings; with encoder= and no run_dir=, the others are training settings
+#: (see :func:`audiofsl.runs.pretrained.split_arguments`).
+ENROL_KEYS = {
+    "run_dir", "checkpoint", "support", "queries", "device", "batch_size", "max_rows",
+    "output_file", "task_name", "pretrained",
+}  # fmt: skip
 
+if __name__ == "__main__":
+    import sys
+
+    from audiofsl.runs.cli import run_command
+    from audiofsl.runs.pretrained import split_arguments
+
+    sys.argv[1:] = split_arguments(sys.argv[1:], ENROL_KEYS, shared={"paths"})
     run_command(main, "enrol")

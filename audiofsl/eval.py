@@ -25,6 +25,13 @@ Examples::
     python -m audiofsl.eval run_dir=RUN mode=probe
     python -m audiofsl.eval run_dir=RUN mode=probe checkpoint=untrained
     python -m audiofsl.eval run_dir=RUN mode=finetune finetune.epochs=20
+    python -m audiofsl.eval encoder=cnn14 +experiment=esc50_protonet data.root=ESC-50-master
+
+With ``encoder=NAME`` and no ``run_dir``, a pretrained encoder is measured with no training:
+the other settings that are not eval's (``+experiment=``, ``data.root=``, ``seed=``, ...)
+compose a training configuration, gathered by the command line into ``pretrained=[...]``;
+the model is built from it (``checkpoint=pretrained``) and written with the measurement into
+this command's output folder, which later commands take as ``run_dir``.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ import hydra
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from audiofsl.evaluation import EpisodeSettings
 from audiofsl.evaluation.probe import ProbeSettings, linear_probe
@@ -50,6 +57,7 @@ from audiofsl.runs.composition import (
     with_data_changes,
 )
 from audiofsl.runs.measurements import EVAL_METRICS_FILE, measurement_key, record_measurement
+from audiofsl.runs.pretrained import PRETRAINED_CHECKPOINT, pretrained_run, split_arguments
 from audiofsl.train import (
     build_trainer,
     collect_metrics,
@@ -89,7 +97,13 @@ def run_evaluation(cfg: DictConfig) -> dict:
         raise ValueError(f"split={split!r}: choose one of {EVAL_SPLITS}.")
     if split == "val" and mode != "episodes":
         raise ValueError(f"split=val applies to mode=episodes, not mode={mode}.")
-    run_cfg, method, ckpt_path = load_run(cfg.run_dir, which=cfg.checkpoint)
+    if mode == "finetune" and (cfg.get("pretrained") or cfg.checkpoint == PRETRAINED_CHECKPOINT):
+        raise ValueError(
+            "mode=finetune starts from a trained run's checkpoint; to fine-tune a pretrained "
+            "encoder, train it: python -m audiofsl.train encoder=NAME encoder.freeze=false "
+            "(see the README's pretrained encoders)."
+        )
+    run_cfg, method, ckpt_path = run_to_measure(cfg)
     if mode == "probe":
         metrics = run_probe(cfg, run_cfg, method)
         return _write_metrics(cfg, ckpt_path, metrics)
@@ -135,6 +149,23 @@ def run_evaluation(cfg: DictConfig) -> dict:
         }
         log.info(format_result(result, "test", setting))
     return _write_metrics(cfg, ckpt_path, metrics, settings)
+
+
+def run_to_measure(cfg: DictConfig):
+    """The stored configuration, method and checkpoint that ``cfg`` measures: ``cfg.run_dir``'s,
+    or with ``pretrained`` (training settings naming a pretrained encoder) a model built with no
+    training, its run directory this command's output folder (``checkpoint=pretrained``)."""
+    if cfg.get("pretrained"):
+        output_dir = str(cfg.paths.output_dir)
+        with open_dict(cfg):
+            cfg.run_dir, cfg.checkpoint = output_dir, PRETRAINED_CHECKPOINT
+        return pretrained_run(list(cfg.pretrained), output_dir)
+    if cfg.get("run_dir") is None:
+        raise ValueError(
+            "run_dir=RUN (a trained run) or encoder=NAME (a pretrained encoder, measured with "
+            "no training, e.g. encoder=cnn14 +experiment=esc50_protonet) is required."
+        )
+    return load_run(cfg.run_dir, which=cfg.checkpoint)
 
 
 def run_validation(
@@ -321,8 +352,8 @@ def _write_metrics(
 
 
 def _checkpoint_kind(cfg: DictConfig) -> str:
-    """best, last or untrained; the file's name when ``run_dir`` is a checkpoint file."""
-    if cfg.checkpoint == "untrained" or not Path(cfg.run_dir).is_file():
+    """best, last, untrained or pretrained; the file's name when ``run_dir`` is a checkpoint."""
+    if cfg.checkpoint in ("untrained", PRETRAINED_CHECKPOINT) or not Path(cfg.run_dir).is_file():
         return str(cfg.checkpoint)
     return Path(cfg.run_dir).stem
 
@@ -344,7 +375,17 @@ def main(cfg: DictConfig) -> None:
     run_evaluation(cfg)
 
 
+#: eval's own settings; with encoder= and no run_dir=, the others are training settings
+#: (see :func:`audiofsl.runs.pretrained.split_arguments`).
+EVAL_KEYS = {
+    "run_dir", "mode", "checkpoint", "split", "probe", "episodes", "scorer", "output_file",
+    "trainer", "finetune", "callbacks", "task_name", "pretrained",
+}  # fmt: skip
+
 if __name__ == "__main__":
+    import sys
+
     from audiofsl.runs.cli import run_command
 
+    sys.argv[1:] = split_arguments(sys.argv[1:], EVAL_KEYS, shared={"paths"})
     run_command(main, "eval")

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 
 from audiofsl.data.audio_io import display_path
@@ -48,6 +48,7 @@ from audiofsl.inference.outputs import (
     unreadable_entries,
     write_outputs,
 )
+from audiofsl.runs.pretrained import PRETRAINED_CHECKPOINT, pretrained_run
 from audiofsl.runs.resume import register_resolvers
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,22 @@ def output_files(cfg: DictConfig, kind: str) -> tuple[Path, Path]:
 
 
 def predictor_from(cfg: DictConfig) -> Predictor:
-    """The run of ``cfg.run_dir`` with the entry point's device and batch settings."""
+    """The run of ``cfg.run_dir`` with the entry point's device and batch settings; or, with
+    ``cfg.pretrained`` (training settings naming a pretrained encoder), a model built with no
+    training, written into this command's output folder (which becomes ``cfg.run_dir``)."""
     device = cfg.get("device", "auto")
+    device = None if device == "auto" else device
+    if cfg.get("pretrained"):
+        output_dir = str(cfg.paths.output_dir)
+        with open_dict(cfg):
+            cfg.run_dir, cfg.checkpoint = output_dir, PRETRAINED_CHECKPOINT
+        config, method, path = pretrained_run(list(cfg.pretrained), output_dir)
+        return Predictor(config, method, path, device, cfg.get("batch_size"))
+    if cfg.get("run_dir") is None:
+        raise ValueError(
+            "run_dir=RUN (a trained run) or encoder=NAME (a pretrained encoder used with no "
+            "training, e.g. encoder=cnn14) is required."
+        )
     names = plain(cfg.get("class_names"))
     if isinstance(names, str):  # a text file with one class name per line
         if not Path(names).is_file():
@@ -94,7 +109,7 @@ def predictor_from(cfg: DictConfig) -> Predictor:
     return load_model(
         cfg.run_dir,
         cfg.get("checkpoint", "best"),
-        device=None if device == "auto" else device,
+        device=device,
         batch_size=cfg.get("batch_size"),
         class_names=names,
     )

@@ -331,7 +331,8 @@ def test_placeholders_are_for_printing_only(compose_config):
 @pytest.mark.parametrize(
     ("command", "present", "absent"),
     [
-        ("train", ["encoder: conv4", "sampler: batch, episodic", "resume=RUN_DIR"], []),
+        ("train", ["encoder: ast, clap, cnn14, conv4,", "sampler: batch, episodic",
+                   "resume=RUN_DIR"], []),
         ("eval", ["audiofsl.eval run_dir=RUN", "mode: episodes", "finetune:"],
          ["encoder:", "augmentation:", "experiment:"]),
         ("predict", ["audiofsl.predict run_dir=RUN", "top_k:"], ["encoder:", "experiment:"]),

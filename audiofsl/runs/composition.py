@@ -31,6 +31,7 @@ from audiofsl.data import DataFacts, EpisodeNeed
 from audiofsl.evaluation import EpisodeSettings, EvaluationProtocol
 from audiofsl.losses import BCEWithLogitsLoss
 from audiofsl.methods import FewShotMethod
+from audiofsl.runs.pretrained import PRETRAINED_CHECKPOINT, fit_to_pretrained_encoder
 from audiofsl.runs.stored import load_stored_config, stored_config
 
 log = logging.getLogger(__name__)
@@ -243,6 +244,7 @@ def build_method(cfg: DictConfig, evaluation: EvaluationProtocol | None = None) 
 
     Also stores the resolved configuration (dimensions as numbers) in ``method.run_config``.
     """
+    cfg = fit_to_pretrained_encoder(cfg)
     evaluation = evaluation if evaluation is not None else build_evaluation(cfg)
     parts: dict[str, Any] = {}
     token = _BUILT_PARTS.set(parts)
@@ -294,7 +296,9 @@ def load_run(path: str | Path, which: str = "best") -> tuple[DictConfig, FewShot
         path: a run directory (holding ``config.yaml`` and ``checkpoints/``) or a ``.ckpt``.
         which: in a run directory, the checkpoint to load: ``"best"`` or ``"last"``; or
             ``"untrained"``: the run's method as initialised by its seed, no weights loaded (the
-            baseline a learned representation is compared with).
+            baseline a learned representation is compared with); or ``"pretrained"``: the same
+            for a model built from a pretrained encoder with no training (the encoder loads
+            its published weights).
 
     Returns:
         The stored configuration, the method with its trained weights, and the checkpoint path.
@@ -302,7 +306,7 @@ def load_run(path: str | Path, which: str = "best") -> tuple[DictConfig, FewShot
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"run_dir {path} does not exist")
-    if which == "untrained":
+    if which in ("untrained", PRETRAINED_CHECKPOINT):
         return _untrained(path)
     ckpt_path = path if path.is_file() else find_checkpoint(path, which)
     checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
