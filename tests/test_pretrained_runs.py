@@ -136,19 +136,33 @@ def test_enrolment_with_a_pretrained_encoder_and_no_training(
 
 
 @pytest.mark.slow
-def test_a_frozen_encoder_trains_only_its_adapter(compose_config, tiny_models, tmp_path):
-    overrides = tiny(tiny_models("wav2vec2"), "encoder.adapter.out_dim=8", "logger=csv")
-    cfg = compose_config("train", overrides, tmp_path / "data")
-    torch.manual_seed(0)
-    before = build_method(cfg).state_dict()
-    run_training(cfg)
+@pytest.mark.parametrize(
+    ("more", "trained_part"),
+    [
+        (["encoder.adapter.out_dim=8"], "encoder.adapter."),  # ProtoNet trains an adapter
+        (["+experiment=synthetic_supervised"], "head."),  # a classifier trains its head
+    ],
+)
+def test_a_frozen_encoder_trains_only_what_sits_on_top(
+    compose_config, tiny_models, tmp_path, more, trained_part
+):
+    overrides = [*more, *tiny(tiny_models("wav2vec2"), "logger=csv")]  # +debug=fast last
+    run_training(compose_config("train", overrides, tmp_path / "data"))
+    _, initial, _ = load_run(tmp_path / "run", "untrained")  # as built from the run's seed
+    before = initial.state_dict()
     _, trained, _ = load_run(tmp_path / "run", "last")
     after = trained.state_dict()
     backbone = [k for k in after if k.startswith("encoder.model.")]
-    adapter = [k for k in after if k.startswith("encoder.adapter.") and k.endswith("weight")]
-    assert backbone and adapter
+    on_top = [k for k in after if k.startswith(trained_part) and k.endswith("weight")]
+    assert backbone and on_top
     assert all(torch.equal(before[k], after[k]) for k in backbone)
-    assert any(not torch.equal(before[k], after[k]) for k in adapter)
+    assert any(not torch.equal(before[k], after[k]) for k in on_top)
+
+
+def test_a_frozen_encoder_with_nothing_on_top_is_a_clear_error(compose_config, tiny_models):
+    method = build_method(compose_config("train", tiny(tiny_models("wav2vec2"))))
+    with pytest.raises(ValueError, match=r"nothing to train.*encoder\.adapter\.out_dim"):
+        method.configure_optimizers()
 
 
 @pytest.mark.slow

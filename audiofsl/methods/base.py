@@ -115,6 +115,13 @@ class FewShotMethod(TrainMeanTracking, L.LightningModule):
     def configure_optimizers(self) -> Any:
         # Frozen parameters (a fine-tuning schedule's) join the optimiser when unfrozen.
         parameters = [p for p in self.parameters() if p.requires_grad]
+        if not parameters:
+            raise ValueError(
+                f"{type(self).__name__} has nothing to train: its encoder is frozen "
+                "(encoder.freeze=true) and nothing on top of it has parameters. Give the encoder "
+                "an adapter (encoder.adapter.out_dim=256), fine-tune it (encoder.freeze=false), "
+                "or measure it as it is: python -m audiofsl.eval encoder=NAME +experiment=..."
+            )
         return optimizer_configuration(parameters, self.optimizer_factory, self.scheduler_factory)
 
     def compute_loss(self, loss: CompositeLoss, outputs: dict, batch_size: int) -> Tensor:

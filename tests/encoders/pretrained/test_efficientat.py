@@ -160,7 +160,7 @@ def test_mapping_round_trip_and_classifier_dropped(source):
         published_to_ours({**published, "features.17.0.weight": torch.zeros(1)})
 
 
-def test_checkpoint_loads_strictly_and_reproduces_embeddings(source, tmp_path):
+def test_checkpoint_loads_strictly_and_reproduces_embeddings(source, tmp_path, no_network):
     path = save_published(published_state(source), tmp_path)
     loaded = EfficientATMN(sample_rate=32000, checkpoint=str(path), sha256=sha256_of(path)).eval()
     for key, value in source.backbone.state_dict().items():

@@ -106,7 +106,7 @@ def test_key_mapping_gives_the_published_names_and_back(frozen):
     assert backbone == PUBLISHED_PARAMETERS - AUDIOSET_HEAD
 
 
-def test_published_checkpoint_gives_the_source_embeddings(frozen, tmp_path):
+def test_published_checkpoint_gives_the_source_embeddings(frozen, tmp_path, no_network):
     folder = tmp_path / "weights"
     folder.mkdir()
     file = folder / FILE_NAME

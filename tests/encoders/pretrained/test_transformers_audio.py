@@ -107,3 +107,13 @@ def test_clap_gives_its_projected_audio_embedding(tiny_models, no_network):
     assert out.shape == (2, 8) and torch.isfinite(out).all()
     with pytest.raises(ValueError, match="CLAP's embedding is its projection"):
         TransformersAudioEncoder(str(tiny_models("clap")), layer=1)
+
+
+def test_wav2vec2_input_matches_its_feature_extractor(tiny_models):
+    transformers = pytest.importorskip("transformers")
+    encoder = TransformersAudioEncoder(str(tiny_models("wav2vec2")))
+    x = 0.3 * torch.randn(2, 5000) + 0.1
+    reference = transformers.Wav2Vec2FeatureExtractor(do_normalize=True)(
+        list(x.numpy()), sampling_rate=16000, return_tensors="np"
+    )["input_values"]
+    torch.testing.assert_close(encoder.features(x), torch.from_numpy(reference), atol=1e-5, rtol=0)
