@@ -1,14 +1,15 @@
 """Speed of pretrained encoders: clips/s of embedding, and a second pass through the embedding
 cache against the first, printed as JSON.
 
-Each encoder is built at its published size with random weights (the compute of the real
-checkpoint, which cannot be downloaded here): transformers models from their default or base
-configurations saved to a temporary folder and loaded by
-:class:`~audiofsl.encoders.pretrained.transformers_audio.TransformersAudioEncoder`, CNN14 and
-EfficientAT mn10 with ``pretrained=False``. Input: ``--clips`` clips of ``--seconds`` s at
-16 kHz (resampled on the device to the model's rate), in batches of ``--batch-size``, frozen,
-in inference mode. ``first_pass_s`` embeds every clip and writes the cache; ``second_pass_s``
-reads them all back (``cache_speedup`` is their ratio).
+Each encoder is built at its published size with random weights (the compute of the published
+checkpoint, with no download): transformers models from their default or base configurations,
+saved to a temporary folder and loaded by
+:class:`~audiofsl.encoders.pretrained.transformers_audio.TransformersAudioEncoder`; CNN14 and
+EfficientAT mn10 with ``pretrained=False``, given the cache their published checkpoints get.
+Input: ``--clips`` clips of ``--seconds`` s at 16 kHz (resampled on the device to the model's
+rate), in batches of ``--batch-size``, frozen, in inference mode. ``first_pass_s`` embeds every
+clip and writes the cache; ``second_pass_s`` reads them all back (``cache_speedup`` is their
+ratio).
 
 Usage: ``python benchmarks/pretrained.py [--device cuda] [--clips 16] [--encoders ast,cnn14]``.
 """
@@ -59,15 +60,14 @@ def transformers_encoder(name: str, folder: Path, cache_dir: Path):
 
 
 def build(name: str, folder: Path, cache_dir: Path):
-    if name == "cnn14":
-        from audiofsl.encoders.pretrained.panns import CNN14
+    if name not in ("cnn14", "mn10"):
+        return transformers_encoder(name, folder, cache_dir)
+    from audiofsl.encoders.pretrained import CNN14, EfficientATMN, EmbeddingCache
 
-        return CNN14(sample_rate=RATE, pretrained=False, cache_dir=str(cache_dir))
-    if name == "mn10":
-        from audiofsl.encoders.pretrained.efficientat import EfficientATMN
-
-        return EfficientATMN(sample_rate=RATE, pretrained=False, cache_dir=str(cache_dir))
-    return transformers_encoder(name, folder, cache_dir)
+    encoder = (CNN14 if name == "cnn14" else EfficientATMN)(sample_rate=RATE, pretrained=False)
+    # random weights are never cached; give them the cache a published checkpoint gets
+    encoder.cache = EmbeddingCache(cache_dir, f"{name}-random")
+    return encoder
 
 
 def timed_pass(encoder, clips: torch.Tensor, batch_size: int, device: torch.device) -> float:

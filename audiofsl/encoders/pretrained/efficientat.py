@@ -48,10 +48,11 @@ symmetric Hann window (zero-padded to 1024, centred), hop 320 (10 ms), ``center=
 reflection padding, power spectrum, 128 mel bands from 0 to 15 kHz (their default ``fmax``:
 ``sr / 2 - 1000``), ``log(mel + 1e-5)``, then ``(x + 4.5) / 5``. Their mel matrix is Kaldi's
 (``torchaudio.compliance.kaldi.get_mel_banks`` with no VTLN warp, its 512 columns padded with
-a zero column for the Nyquist bin); :func:`kaldi_mel_banks` computes it from its formula:
-triangles equally spaced on the mel scale ``1127 ln(1 + f / 700)`` with ``n_mels + 2`` edges
-from ``fmin`` to ``fmax``, evaluated at the FFT bin frequencies ``k * sr / n_fft`` (in float64
-here; torchaudio works in float32, a difference below 1e-6).
+a zero column for the Nyquist bin);
+:func:`~audiofsl.encoders.pretrained.features.kaldi_mel_banks` computes it from its formula
+(torchaudio is not needed): triangles equally spaced on the mel scale ``1127 ln(1 + f / 700)``
+with ``n_mels + 2`` edges from ``fmin`` to ``fmax``, evaluated at the FFT bin frequencies
+``k * sr / n_fft``, in float64 (torchaudio's float32 matrix agrees within 5e-5).
 
 Checkpoint keys (``torch.save(model.state_dict())`` of the repository's ``MN``; every
 ``{conv,bn}`` pair below is ``conv.weight`` and ``bn.{weight,bias,running_mean,running_var,
@@ -80,7 +81,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -88,6 +88,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from audiofsl.encoders.pretrained.base import PretrainedEncoder
+from audiofsl.encoders.pretrained.features import kaldi_mel_banks
+from audiofsl.encoders.pretrained.mobilenet import BlockSpec, MobileNetV3Backbone, block_specs
 from audiofsl.encoders.pretrained.weights import checkpoint_file, fingerprint
 
 #: Where the published checkpoints are downloaded from.
@@ -105,106 +107,9 @@ PUBLISHED_FILES = {
 }
 #: The rate the published models were trained at, in Hz.
 MODEL_SAMPLE_RATE = 32000
-BN_EPS, BN_MOMENTUM = 1e-3, 0.01
-
-
-def make_divisible(value: float, divisor: int = 8) -> int:
-    """MobileNet's channel rounding: ``value`` to the nearest multiple of ``divisor`` (at least
-    ``divisor``), one step up where rounding would lose more than 10 %."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
-
-
-@dataclass(frozen=True)
-class BlockSpec:
-    """One inverted-residual block of the table (channels at width 1.0)."""
-
-    in_channels: int
-    kernel: int
-    expanded: int
-    out_channels: int
-    se: bool
-    hardswish: bool
-    stride: int
-
-    def scaled(self, width: float) -> BlockSpec:
-        """The block with every channel count scaled by ``width`` and rounded."""
-        return BlockSpec(
-            make_divisible(self.in_channels * width),
-            self.kernel,
-            make_divisible(self.expanded * width),
-            make_divisible(self.out_channels * width),
-            self.se,
-            self.hardswish,
-            self.stride,
-        )
-
-    @property
-    def has_expansion(self) -> bool:
-        return self.expanded != self.in_channels
-
-
-#: MobileNetV3-Large's blocks (Howard et al. 2019, Table 1), as EfficientAT's mn models use them.
-MOBILENET_V3_LARGE = tuple(
-    BlockSpec(i, k, e, o, se, act == "HS", s)
-    for i, k, e, o, se, act, s in [
-        (16, 3, 16, 16, False, "RE", 1),
-        (16, 3, 64, 24, False, "RE", 2),
-        (24, 3, 72, 24, False, "RE", 1),
-        (24, 5, 72, 40, True, "RE", 2),
-        (40, 5, 120, 40, True, "RE", 1),
-        (40, 5, 120, 40, True, "RE", 1),
-        (40, 3, 240, 80, False, "HS", 2),
-        (80, 3, 200, 80, False, "HS", 1),
-        (80, 3, 184, 80, False, "HS", 1),
-        (80, 3, 184, 80, False, "HS", 1),
-        (80, 3, 480, 112, True, "HS", 1),
-        (112, 3, 672, 112, True, "HS", 1),
-        (112, 5, 672, 160, True, "HS", 2),
-        (160, 5, 960, 160, True, "HS", 1),
-        (160, 5, 960, 160, True, "HS", 1),
-    ]
-)
-#: The head conv's channels relative to the last block's.
-HEAD_EXPANSION = 6
-
-
-def block_specs(width: float) -> list[BlockSpec]:
-    """The block table at ``width``."""
-    return [spec.scaled(width) for spec in MOBILENET_V3_LARGE]
 
 
 # ---------------------------------------------------------------------------------- frontend
-def kaldi_mel_banks(n_mels: int, n_fft: int, sample_rate: int, fmin: float, fmax: float) -> Tensor:
-    """Kaldi's triangular mel filters (no VTLN), padded with a zero Nyquist column.
-
-    The same matrix as ``torchaudio.compliance.kaldi.get_mel_banks(n_mels, n_fft, sample_rate,
-    fmin, fmax, ..., vtln_warp_factor=1.0)`` followed by a zero column, as EfficientAT uses it.
-
-    Returns:
-        ``[n_mels, n_fft // 2 + 1]`` float64 weights.
-    """
-    nyquist = sample_rate / 2
-    if not (n_mels > 3 and n_fft % 2 == 0 and 0.0 <= fmin < fmax <= nyquist):
-        raise ValueError(
-            f"kaldi_mel_banks: need n_mels > 3, an even n_fft and 0 <= fmin < fmax <= {nyquist}; "
-            f"got n_mels={n_mels}, n_fft={n_fft}, fmin={fmin}, fmax={fmax}."
-        )
-
-    def mel(frequency: Tensor) -> Tensor:
-        return 1127.0 * torch.log1p(frequency / 700.0)
-
-    bounds = mel(torch.tensor([fmin, fmax], dtype=torch.float64))
-    delta = (bounds[1] - bounds[0]) / (n_mels + 1)
-    index = torch.arange(n_mels, dtype=torch.float64)[:, None]
-    left, centre, right = (bounds[0] + (index + i) * delta for i in range(3))  # [n_mels, 1]
-    bin_mel = mel(torch.arange(n_fft // 2, dtype=torch.float64) * sample_rate / n_fft)[None]
-    rising = (bin_mel - left) / (centre - left)
-    falling = (right - bin_mel) / (right - centre)
-    banks = torch.minimum(rising, falling).clamp(min=0.0)  # [n_mels, n_fft // 2]
-    return F.pad(banks, (0, 1))
-
-
 class EfficientATLogMel(nn.Module):
     """EfficientAT's log-mel features: ``[B, T]`` waveforms at 32 kHz -> ``[B, 128, frames]``.
 
@@ -249,7 +154,8 @@ class EfficientATLogMel(nn.Module):
         self.fmax = float(fmax) if fmax is not None else sample_rate // 2 - 1000.0
         window = torch.hann_window(win_length, periodic=False, dtype=torch.float64)
         self.register_buffer("window", window.float(), persistent=False)
-        banks = kaldi_mel_banks(n_mels, n_fft, sample_rate, self.fmin, self.fmax)
+        # Kaldi's triangles on the bins below Nyquist, the Nyquist column zero
+        banks = kaldi_mel_banks(n_mels, n_fft, sample_rate, self.fmin, self.fmax).T
         self.register_buffer("mel_banks", banks.float(), persistent=False)
 
     def extra_repr(self) -> str:
@@ -280,111 +186,6 @@ class EfficientATLogMel(nn.Module):
             power = spectrum.real.square() + spectrum.imag.square()
             mel = torch.matmul(self.mel_banks, power)  # [B, n_mels, frames]
             return ((mel + self.LOG_OFFSET).log() + self.SHIFT) / self.SCALE
-
-
-# ---------------------------------------------------------------------------------- network
-class ConvBNAct(nn.Sequential):
-    """Conv2d (no bias, "same" padding) -> BatchNorm2d -> activation (``None``: none)."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel: int = 1,
-        stride: int = 1,
-        groups: int = 1,
-        activation: type[nn.Module] | None = None,
-    ) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel, stride, (kernel - 1) // 2,
-                              groups=groups, bias=False)  # fmt: skip
-        self.bn = nn.BatchNorm2d(out_channels, eps=BN_EPS, momentum=BN_MOMENTUM)
-        self.act = activation() if activation is not None else nn.Identity()
-
-
-class SqueezeExcite(nn.Module):
-    """Channel squeeze-and-excitation (Hu et al. 2018) with linear layers: the channel means
-    through ``channels -> squeeze`` (ReLU) ``-> channels`` (sigmoid) rescale the map."""
-
-    def __init__(self, channels: int, squeeze: int) -> None:
-        super().__init__()
-        self.fc_reduce = nn.Linear(channels, squeeze)
-        self.fc_expand = nn.Linear(squeeze, channels)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Args: x ``[B, C, F, L]``. Returns: ``[B, C, F, L]``."""
-        scale = torch.relu(self.fc_reduce(x.mean(dim=(2, 3))))
-        return x * torch.sigmoid(self.fc_expand(scale))[:, :, None, None]
-
-
-class InvertedResidual(nn.Module):
-    """MobileNetV3's block: [1x1 expand] -> depthwise conv -> [SE] -> 1x1 projection
-    (+ the input where the shape is kept)."""
-
-    def __init__(self, spec: BlockSpec) -> None:
-        super().__init__()
-        act = nn.Hardswish if spec.hardswish else nn.ReLU
-        self.spec = spec
-        if spec.has_expansion:
-            self.expand = ConvBNAct(spec.in_channels, spec.expanded, activation=act)
-        self.depthwise = ConvBNAct(spec.expanded, spec.expanded, spec.kernel, spec.stride,
-                                   groups=spec.expanded, activation=act)  # fmt: skip
-        if spec.se:
-            self.se = SqueezeExcite(spec.expanded, make_divisible(spec.expanded // 4))
-        self.project = ConvBNAct(spec.expanded, spec.out_channels)
-        self.residual = spec.stride == 1 and spec.in_channels == spec.out_channels
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Args: x ``[B, in, F, L]``. Returns: ``[B, out, ceil(F / s), ceil(L / s)]``."""
-        out = self.expand(x) if self.spec.has_expansion else x
-        out = self.depthwise(out)
-        if self.spec.se:
-            out = self.se(out)
-        out = self.project(out)
-        return out + x if self.residual else out
-
-
-class MobileNetV3Backbone(nn.Module):
-    """EfficientAT's feature extractor: stem, the 15 blocks, the head conv (no classifier).
-
-    Args:
-        width: the width multiplier (1.0: mn10).
-    """
-
-    def __init__(self, width: float = 1.0) -> None:
-        super().__init__()
-        self.specs = block_specs(width)
-        self.stem = ConvBNAct(1, self.specs[0].in_channels, 3, 2, activation=nn.Hardswish)
-        self.blocks = nn.ModuleList(InvertedResidual(spec) for spec in self.specs)
-        last = self.specs[-1].out_channels
-        self.out_channels = HEAD_EXPANSION * last
-        self.head = ConvBNAct(last, self.out_channels, activation=nn.Hardswish)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """MobileNet's initialisation: He-normal convs (fan out), unit BatchNorm, N(0, 0.01)
-        linear weights, zero biases."""
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out")
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Linear):
-                nn.init.normal_(module.weight, 0.0, 0.01)
-                nn.init.zeros_(module.bias)
-
-    def forward_features(self, spectrogram: Tensor) -> Tensor:
-        """Args: spectrogram ``[B, 1, F, L]``. Returns: ``[B, out_channels, ceil(F / 32),
-        ceil(L / 32)]``."""
-        x = self.stem(spectrogram)
-        for block in self.blocks:
-            x = block(x)
-        return self.head(x)
-
-    def forward(self, spectrogram: Tensor) -> Tensor:
-        """Args: spectrogram ``[B, 1, F, L]``. Returns: ``[B, out_channels]`` (mean pooled)."""
-        return self.forward_features(spectrogram).mean(dim=(2, 3))
 
 
 # ---------------------------------------------------------------------------------- key mapping
