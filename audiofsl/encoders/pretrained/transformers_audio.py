@@ -123,6 +123,8 @@ class TransformersAudioEncoder(PretrainedEncoder):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"encoder.pooling={pooling!r}: choose one of {POOLINGS}.")
+        if str(source).startswith("~"):  # a folder in the user's home
+            source = str(Path(source).expanduser())
         self.source, self.layer, self.pooling = str(source), layer, pooling
         options = {"local_files_only": not allow_download, "revision": revision}
         config = self._load(lambda: _transformers().AutoConfig.from_pretrained(source, **options))

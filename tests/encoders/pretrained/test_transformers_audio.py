@@ -117,3 +117,10 @@ def test_wav2vec2_input_matches_its_feature_extractor(tiny_models):
         list(x.numpy()), sampling_rate=16000, return_tensors="np"
     )["input_values"]
     torch.testing.assert_close(encoder.features(x), torch.from_numpy(reference), atol=1e-5, rtol=0)
+
+
+def test_a_folder_in_the_home_directory_is_found(tiny_models, monkeypatch, no_network):
+    folder = tiny_models("hubert")
+    monkeypatch.setenv("HOME", str(folder.parent))
+    encoder = TransformersAudioEncoder(f"~/{folder.name}")
+    assert encoder.source == str(folder)
