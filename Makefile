@@ -64,6 +64,7 @@ bench: ## Print every benchmark's figures and ratios as JSON (peers: pip install
 	$(RUN) benchmarks/augmentations.py
 	$(RUN) benchmarks/contrastive.py
 	$(RUN) benchmarks/training_loop.py
+	$(RUN) benchmarks/allocator.py
 	$(RUN) benchmarks/pretrained.py
 
 clean: ## Remove caches and run outputs (keeps the data cache)

@@ -25,6 +25,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from audiofsl.distributed.cluster import SubmititLocalEnvironment
+from audiofsl.runs.allocator import keep_freed_memory
 from audiofsl.runs.composition import (
     adjusted_evaluation,
     build_datamodule,
@@ -215,6 +216,8 @@ def main(cfg: DictConfig) -> float | None:
     quiet_known_warnings()
     share_sweep_dir_with_children()
     quiet_other_processes()
+    if cfg.get("keep_freed_memory", True):
+        keep_freed_memory()
     if cfg.get("resume"):
         cfg = resume_from_run_dir(cfg)
     elif cfg.get("logger") and cfg.logger.get("tensorboard"):

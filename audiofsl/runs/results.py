@@ -42,7 +42,7 @@ _SEED_KEYS = ("seed", "data.seed", "data.subset.seed")
 _REPLICATE_PREFIXES = ("data.split.test_folds", "data.split.val_folds")
 _IGNORED_PREFIXES = ("paths.", "logger.", "hydra.", "data.split_classes")
 _IGNORED_SUFFIXES = ("dirpath", "save_dir", "default_root_dir")
-_RUN_CONTROL = ("resume", "ckpt_path", "test", "optimized_metric")
+_RUN_CONTROL = ("resume", "ckpt_path", "test", "optimized_metric", "keep_freed_memory")
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, str]:
