@@ -1,14 +1,14 @@
-"""keep_freed_memory: a large tensor freed and allocated again reuses its pages."""
+"""keep_freed_memory: training steps reuse the pages of freed activations."""
 
 from __future__ import annotations
 
 import json
-import platform
 import subprocess
 import sys
 
 import pytest
 
+from audiofsl.runs.allocator import uses_glibc
 from audiofsl.runs.results import experiment_settings
 
 # A training step whose activations exceed glibc's largest mmap threshold (32 MB): Conv4's first
@@ -29,10 +29,7 @@ for _ in range(8):
 print(json.dumps({"applied": applied, "faults": faults}))
 """
 
-glibc_only = pytest.mark.skipif(
-    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
-    reason="mallopt is glibc's",
-)
+glibc_only = pytest.mark.skipif(not uses_glibc(), reason="mallopt is glibc's")
 
 
 def _page_faults(mode: str) -> dict:

@@ -32,6 +32,11 @@ M_MMAP_MAX = -4
 TRIM_THRESHOLD_BYTES = 2**31 - 1
 
 
+def uses_glibc() -> bool:
+    """Whether this process runs on glibc, whose ``mallopt`` :func:`keep_freed_memory` sets."""
+    return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+
 def keep_freed_memory() -> bool:
     """Make glibc's ``malloc`` keep freed memory for reuse (see the module docstring).
 
@@ -39,7 +44,7 @@ def keep_freed_memory() -> bool:
         True when glibc took both settings; False elsewhere (macOS, Windows, musl), where
         nothing changes.
     """
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    if not uses_glibc():
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
