@@ -183,6 +183,8 @@ def run_validation(
             f"split=val measures one episode setting; episodes= gives {len(settings)}."
         )
     method.evaluation.val = settings[0]
+    # the recorded setting's own tasks, also for runs that drew fresh ones every epoch
+    method.evaluation.val_tasks = "fixed"
     run_cfg = with_data_changes(run_cfg, cfg.get("data"))
     datamodule = build_datamodule(run_cfg, method.evaluation)
     datamodule.setup("validate")

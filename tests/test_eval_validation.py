@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -52,3 +53,26 @@ def test_the_last_checkpoint_on_val_repeats_the_runs_last_validation(compose_con
     assert requested["settings"][0]["n_tasks"] == 400
     # A different scoring of the same validation tasks.
     assert simpleshot["metrics"]["val/acc"] != pytest.approx(requested["metrics"]["val/acc"])
+
+
+def logged_val_accuracies(run_dir: Path) -> list[float]:
+    """``val/acc`` of every validation epoch, in order, from the run's CSV log."""
+    rows = [row for path in sorted((run_dir / "csv").rglob("metrics.csv"))
+            for row in csv.DictReader(path.open())]  # fmt: skip
+    return [float(row["val/acc"]) for row in rows if row.get("val/acc")]
+
+
+@pytest.mark.slow
+def test_per_epoch_validation_scores_new_tasks_with_the_same_weights(compose_config, tmp_path):
+    accuracies = {}
+    for rule in ("fixed", "per_epoch"):
+        overrides = [*TINY, f"evaluation.val_tasks={rule}", "evaluation.val.n_tasks=200"]
+        cfg = compose_config("train", overrides, tmp_path / "data")
+        run_training(cfg)
+        run_dir = Path(cfg.paths.output_dir)
+        accuracies[rule] = logged_val_accuracies(run_dir)
+        run_dir.rename(tmp_path / rule)
+    assert len(accuracies["fixed"]) == len(accuracies["per_epoch"]) == 2
+    # Validation does not touch training: epoch 0 draws from val.seed under both rules.
+    assert accuracies["per_epoch"][0] == pytest.approx(accuracies["fixed"][0])
+    assert accuracies["per_epoch"][1] != pytest.approx(accuracies["fixed"][1])

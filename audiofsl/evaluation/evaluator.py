@@ -79,30 +79,35 @@ class SplitEvaluator(ABC):
         self.cache.clear()
 
     def measure(
-        self, split: str, method: EvaluatedMethod, gather: GatherFn | None = None
+        self,
+        split: str,
+        method: EvaluatedMethod,
+        gather: GatherFn | None = None,
+        epoch: int = 0,
     ) -> dict[str, Tensor | float]:
         """Measure the split cached so far (see :meth:`score`); across processes, ``gather``
         joins every rank's windows first, and every rank measures the whole split alike."""
-        return self.score(split, self.cache.finalize(gather), method)
+        return self.score(split, self.cache.finalize(gather), method, epoch)
 
     @abstractmethod
     def score(
-        self, split: str, cached: CachedSplit, method: EvaluatedMethod
+        self, split: str, cached: CachedSplit, method: EvaluatedMethod, epoch: int = 0
     ) -> dict[str, Tensor | float]:
-        """Measure ``cached`` (the windows' representations of ``split``) for ``method``; keep
-        it as :attr:`last`. Returns metrics by their logged key (``<split>/acc`` first)."""
+        """Measure ``cached`` (the windows' representations of ``split``) for ``method`` at
+        training epoch ``epoch``; keep it as :attr:`last`. Returns metrics by their logged key
+        (``<split>/acc`` first)."""
 
 
 class EpisodicEvaluator(SplitEvaluator):
     """Seeded few-shot tasks over the cached representations, scored by the method's scorer.
 
-    Validation measures ``protocol.val``; test measures every setting of
+    Validation measures ``protocol.val_settings(epoch)``; test measures every setting of
     ``protocol.test_settings()`` (the first also as plain ``test/acc``, each under
     ``test/<tag>/``).
     """
 
     def score(
-        self, split: str, cached: CachedSplit, method: EvaluatedMethod
+        self, split: str, cached: CachedSplit, method: EvaluatedMethod, epoch: int = 0
     ) -> dict[str, Tensor | float]:
         scorer = method.scorer
         if scorer is None:
@@ -110,7 +115,10 @@ class EpisodicEvaluator(SplitEvaluator):
         self.last = EvaluatedSplit(split, cached)
         prepared = scorer.prepare(cached.representations, method.fitted_train_mean())
         cached = dataclasses.replace(cached, representations=prepared)
-        settings = [self.protocol.val] if split == "val" else self.protocol.test_settings()
+        if split == "val":
+            settings = [self.protocol.val_settings(epoch)]
+        else:
+            settings = self.protocol.test_settings()
         metrics: dict[str, Tensor | float] = {}
         for index, setting in enumerate(settings):
             result = self.protocol.evaluate(cached, setting, scorer)
@@ -154,7 +162,7 @@ class ClassifierEvaluator(SplitEvaluator):
         self.threshold_per_class = bool(threshold_per_class)
 
     def score(
-        self, split: str, cached: CachedSplit, method: EvaluatedMethod
+        self, split: str, cached: CachedSplit, method: EvaluatedMethod, epoch: int = 0
     ) -> dict[str, Tensor | float]:
         self.last = EvaluatedSplit(split, cached)
         threshold = method.decision_threshold()

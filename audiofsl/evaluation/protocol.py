@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from audiofsl.evaluation.cache import CachedSplit
 from audiofsl.evaluation.episodes import EpisodeSettings
 from audiofsl.evaluation.statistics import mean_ci
 from audiofsl.evaluation.tasks import Scorer, WindowRules, evaluate_tasks
+
+#: How validation tasks are drawn over epochs (:attr:`EvaluationProtocol.val_tasks`).
+VAL_TASKS = ("fixed", "per_epoch")
 
 
 @dataclass
@@ -25,6 +29,10 @@ class EvaluationProtocol:
         tie_rule: ``"first"``, ``"min_label"`` or ``"max_posterior"``.
         support_windows: ``"mean"`` or ``"random"``.
         task_chunk: tasks scored per batched step, at most.
+        val_tasks: ``"fixed"``: every validation epoch scores the same tasks (``val.seed``), so
+            epochs are compared on equal tasks; ``"per_epoch"``: epoch ``e`` draws new tasks
+            from seed ``val.seed + e``, as MetaAudio's and the prototypical contrastive learning
+            reference's loops draw fresh validation tasks every epoch (still reproducible).
     """
 
     val: EpisodeSettings = field(default_factory=lambda: EpisodeSettings(n_tasks=500))
@@ -35,11 +43,22 @@ class EvaluationProtocol:
     tie_rule: str = "first"
     support_windows: str = "mean"
     task_chunk: int = 1000
+    val_tasks: str = "fixed"
 
     def __post_init__(self) -> None:
         self.rules = WindowRules(self.query_windows, self.tie_rule, self.support_windows)
         if not self.test_settings():
             raise ValueError("evaluation.test needs at least one episode setting")
+        if self.val_tasks not in VAL_TASKS:
+            raise ValueError(
+                f"evaluation.val_tasks={self.val_tasks!r}: choose one of {', '.join(VAL_TASKS)}."
+            )
+
+    def val_settings(self, epoch: int = 0) -> EpisodeSettings:
+        """The validation episodes of ``epoch`` (0-based; see ``val_tasks``)."""
+        if self.val_tasks == "fixed":
+            return self.val
+        return dataclasses.replace(self.val, seed=self.val.seed + int(epoch))
 
     def test_settings(self) -> list[EpisodeSettings]:
         """The test settings as a list."""

@@ -148,7 +148,8 @@ class FewShotMethod(TrainMeanTracking, L.LightningModule):
         """Log what the evaluator measures on the cached split (``<split>/acc`` on the bar)."""
         # across processes every rank gathers all windows and measures the same tasks
         gather = gather_rows if current_world().distributed else None
-        metrics = self.evaluator.measure(split, self, gather) if measure else {}
+        epoch = self.current_epoch
+        metrics = self.evaluator.measure(split, self, gather, epoch) if measure else {}
         self.evaluator.clear()
         for key, value in metrics.items():
             self.log(key, value, prog_bar=key == f"{split}/acc", sync_dist=True)

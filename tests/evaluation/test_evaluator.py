@@ -77,6 +77,30 @@ def test_validation_measures_the_validation_setting_only():
     assert metrics["val/acc"] == pytest.approx(loop_accuracy(split, val, split_mean))
 
 
+def test_per_epoch_validation_draws_the_tasks_of_seed_plus_epoch():
+    split = clustered_split()
+    val = EpisodeSettings(3, 2, 2, n_tasks=25, seed=5)
+    scored = method(PrototypeScorer(transform="center_l2"), None)
+    split_mean = split.representations.mean(0)
+    fresh = EpisodicEvaluator(EvaluationProtocol(val=val, val_tasks="per_epoch"))
+    fixed = EpisodicEvaluator(EvaluationProtocol(val=val))
+    per_epoch = []
+    for epoch in range(4):
+        expected = loop_accuracy(split, EpisodeSettings(3, 2, 2, n_tasks=25, seed=5 + epoch),
+                                 split_mean)  # fmt: skip
+        per_epoch.append(fresh.score("val", split, scored, epoch)["val/acc"])
+        assert per_epoch[-1] == pytest.approx(expected)
+        assert fixed.score("val", split, scored, epoch)["val/acc"] == pytest.approx(
+            loop_accuracy(split, val, split_mean)
+        )
+    assert len(set(per_epoch)) > 1  # new tasks, not the same ones re-scored
+
+
+def test_an_unknown_validation_task_rule_names_the_setting():
+    with pytest.raises(ValueError, match="evaluation.val_tasks='fresh'"):
+        EvaluationProtocol(val_tasks="fresh")
+
+
 def test_an_episodic_evaluation_without_a_scorer_names_the_method():
     with pytest.raises(TypeError, match="SimpleNamespace sets no scorer"):
         EpisodicEvaluator().score("val", clustered_split(), method(None))
