@@ -126,7 +126,6 @@ import os
 import random
 import runpy
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -134,6 +133,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
+from reference_parity import git_commit, restored_working_directory
 
 DATASET = "ESC-50-master"  # the reference's dataset_name (its folder name under data_root)
 STATS_BATCH = 500  # clips per StatsRecorder update, as in MetaAudio's gen_training_stats
@@ -209,17 +209,6 @@ class _Finished(Exception):
 
 
 # --------------------------------------------------------------------------- small utilities
-def git_commit(path: Path) -> str | None:
-    """``git rev-parse HEAD`` of ``path``, or None when it is not a repository."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True
-        )
-    except OSError:
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
 def sha256(path: Path) -> str:
     """Hex SHA-256 of a file's bytes."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -242,19 +231,6 @@ def write_json(path: Path, payload: dict) -> None:
     """Writes ``payload`` as indented JSON, creating the parent folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(plain(payload), indent=1, allow_nan=False) + "\n")
-
-
-@contextlib.contextmanager
-def working_directory(path: Path | None = None):
-    """Changes to ``path`` (if given) and restores the caller's directory afterwards (the
-    reference's preprocessing calls ``os.chdir``)."""
-    before = os.getcwd()
-    if path is not None:
-        os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
 
 
 def limit_threads(threads: int) -> None:
@@ -333,7 +309,7 @@ def make_features(p: SimpleNamespace, main_dir: Path) -> Path:
     folder. The intermediate folders (copied clips, normalised waveforms) are removed."""
     constants = p.full_stack
     spec_dir = main_dir / "ESC_spec"  # as FINAL_SPEC_PATH = MAIN_DIR + '/ESC_spec'
-    with working_directory():
+    with restored_working_directory():
         sorted_dir = main_dir / p.folder_sort.main(main_dir=str(main_dir))
         npy_dir = Path(f"{sorted_dir}_npy")
         sr = constants.MEL_SPEC_PARAMS["sr"]
@@ -607,10 +583,9 @@ def run_reference(ref: Path, work: Path, exp_path: Path, model_path: Path) -> fl
     sys.argv = [str(script), "-e", str(exp_path), "-m", str(model_path)]
     start = time.time()
     try:
-        with working_directory(work):
+        with restored_working_directory(), contextlib.suppress(_Finished):
+            os.chdir(work)
             runpy.run_path(str(script), run_name="__main__")
-    except _Finished:
-        pass
     finally:
         sys.argv = argv
     return time.time() - start
