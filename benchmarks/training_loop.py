@@ -14,14 +14,15 @@ forward, backward, the optimiser and Lightning's own hooks.
   over E episodes); alternating rounds on the same machine, medians after warm-up steps. The
   ratios are against today's path.
 - **Operations per episode**: profiler events of the step (CUDA kernels on a GPU, ``aten``
-  operators on the CPU) divided by its episodes: the launch overhead that several episodes a
-  step share.
+  operators and inductor's fused C++ kernels on the CPU) divided by its episodes: the launch
+  overhead that several episodes a step share, or that a compiled encoder removes
+  (``--compile MODE`` adds each resident path with ``callbacks.compile.mode=MODE``).
 - **Shares of a step** (a separate fit, synchronising the device at every boundary so the
   times are the device's): data (loader and transfer), frontend, augmentation, forward (the
   training step), backward and optimiser, from Lightning's profiler hooks.
 
 Usage: ``python benchmarks/training_loop.py [--steps 15] [--rounds 2] [--device cuda]
-[--episodes-per-batch 16]``.
+[--episodes-per-batch 16] [--compile reduce-overhead]``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ from pathlib import Path
 
 import lightning as L
 import torch
+import torch._inductor.config as inductor_config
 from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 from lightning.pytorch.profilers import SimpleProfiler
 
 from audiofsl.runs.composition import build_datamodule, build_method
@@ -100,7 +103,7 @@ def fit(cfg, device: torch.device, profiler=None, callbacks=()) -> L.LightningMo
         accelerator=device.type, devices=1, max_epochs=1, limit_val_batches=0,
         num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, profiler=profiler,
-        callbacks=list(callbacks),
+        callbacks=[*callbacks, instantiate(cfg.callbacks.compile)],
     )  # fmt: skip
     if profiler is not None:
         frontend = method.frontend
@@ -133,7 +136,7 @@ class OpCounter(L.Callback):
             def counted(event) -> bool:
                 if cuda:
                     return event.device_type == torch.autograd.DeviceType.CUDA
-                return event.name.startswith("aten::")
+                return event.name.startswith(("aten::", "cpp_fused"))
 
             self.events = sum(1 for event in self._profile.events() if counted(event))
             self._profile = None
@@ -193,8 +196,14 @@ def main() -> None:
         "--episodes-per-batch", type=int, default=None,
         help="E of the several-episodes path (default: 16 on CUDA, 4 on the CPU)",
     )  # fmt: skip
+    parser.add_argument(
+        "--compile", default=None, metavar="MODE",
+        help="also time the resident paths with callbacks.compile.mode=MODE",
+    )  # fmt: skip
     args = parser.parse_args()
     device = torch.device(args.device)
+    # inductor's C++ kernels record themselves in the profiler: they count as operations
+    inductor_config.cpp.enable_kernel_profile = True
     several = args.episodes_per_batch or (16 if device.type == "cuda" else 4)
     paths = {
         "streamed": ["data.loader.resident=never"],
@@ -202,6 +211,9 @@ def main() -> None:
         f"resident_{several}_per_step": ["data.loader.resident=always",
                                          f"sampler.episodes_per_batch={several}"],
     }  # fmt: skip
+    if args.compile:
+        for key in [key for key in paths if key.startswith("resident")]:
+            paths[f"{key}_compiled"] = [*paths[key], f"callbacks.compile.mode={args.compile}"]
     with tempfile.TemporaryDirectory(prefix="audiofsl-bench-") as data_dir:
         configs = {}
         for key, extra in paths.items():
@@ -221,6 +233,7 @@ def main() -> None:
         "cpu": platform.processor() or platform.machine(),
         "torch_threads": torch.get_num_threads(),
         "setting": "5-way 1-shot 5-query, 5 s clips at 16 kHz, Conv4 (pool 2), SpecAugment",
+        "compile_mode": args.compile,
         "timing": f"trainer.fit of {args.steps} steps, median step after {WARMUP_STEPS} "
         f"warm-up steps, {args.rounds} alternating rounds",
         "episodes_per_s": {key: round(value, 2) for key, value in rate.items()},

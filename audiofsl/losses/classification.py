@@ -32,7 +32,7 @@ def check_logits_labels(
     if ignore_index is not None:
         labels = labels[labels != ignore_index]
     if labels.numel() > 0:
-        low, high = labels.min().item(), labels.max().item()
+        low, high = torch.stack(torch.aminmax(labels)).tolist()  # one device sync, not two
         if low < 0 or high >= logits.shape[-1]:
             allowed = "" if ignore_index is None else f" or {ignore_index} (ignored)"
             raise ValueError(

@@ -46,6 +46,9 @@ class FewShotMethod(TrainMeanTracking, L.LightningModule):
 
     #: Training classes of the method's classifier (None: no classifier).
     n_classes: int | None = None
+    #: What training steps embed with instead of ``encoder`` (the compiled encoder of
+    #: :class:`audiofsl.runs.compilation.CompiledTraining`); evaluation always uses ``encoder``.
+    training_encoder: Callable[[Tensor], Tensor] | None = None
 
     def __init__(
         self,
@@ -85,6 +88,8 @@ class FewShotMethod(TrainMeanTracking, L.LightningModule):
 
     def embed(self, features: Tensor) -> Tensor:
         """Args: features [B, C, F, L]. Returns: embeddings [B, D]."""
+        if self.training and self.training_encoder is not None:
+            return self.training_encoder(features)
         return self.encoder(features)
 
     def representation(self, batch: dict) -> Tensor:

@@ -12,7 +12,9 @@
   entry point (quiet start, readable errors, config inspection);
 - :mod:`audiofsl.runs.errors`: which errors are the user's to fix, and their one-line messages;
 - :mod:`audiofsl.runs.suggestions`: "did you mean ...?" for a mistyped setting;
-- :mod:`audiofsl.runs.quiet`: library warnings that say nothing a user can act on, silenced.
+- :mod:`audiofsl.runs.quiet`: library warnings that say nothing a user can act on, silenced;
+- :mod:`audiofsl.runs.compilation`: training steps through a compiled encoder
+  (``callbacks.compile``).
 
 With the entry points (the modules at the package root), this package is the only code that
 imports Hydra or OmegaConf.
