@@ -4,8 +4,8 @@ A few-shot step on a GPU is small (a 5-way 1-shot 5-query episode of Conv4 is ab
 the device mostly waits for Python and kernel launches. ``torch.compile`` traces the encoder
 once per input shape into one graph: its inductor backend fuses the elementwise work of each
 block (batch norm, ReLU) into fewer kernels, and ``mode="reduce-overhead"`` also replays the
-whole forward and backward as CUDA graphs, one launch each. Episodes have static shapes, so a
-training run compiles once (twice with E episodes a step and a different last step).
+whole forward and backward as CUDA graphs, one launch each. Episodes have static shapes, so an
+episodic run compiles once (a supervised epoch's smaller last batch compiles a second graph).
 
 Only training steps use the compiled encoder. Validation, test and inference embed through the
 eager module (their batch sizes vary, and they run without gradients), so evaluation is the same
@@ -74,7 +74,7 @@ class CompiledTraining(L.Callback):
         )  # fmt: skip
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if getattr(pl_module, "training_encoder", None) is not None:
+        if self.mode is not None:
             pl_module.training_encoder = None
 
     def on_exception(
