@@ -79,6 +79,9 @@ def test_overlays_compose_and_build_with_the_tuned_values(compose_config, tmp_pa
     assert (cfg.data.loader.clip_seconds, cfg.data.loader.eval_hop_seconds) == (clip, hop)
     assert (cfg.sampler.n_way, cfg.sampler.n_shot, cfg.sampler.n_query) == (5, 5, 5)
     assert cfg.task_name == name
+    assert cfg.trainer.max_epochs == 200
+    stopping = cfg.callbacks.early_stopping  # the reference's patience
+    assert (stopping.monitor, stopping.mode, stopping.patience) == ("val/acc", "max", 70)
     model = build_method(cfg)
     (specaugment,) = model.augmentation.spectrogram_augmentations
     assert (specaugment.freq_mask_param, specaugment.time_mask_param) == (mask, mask)
@@ -253,7 +256,7 @@ def test_an_esc50_experiment_trains_and_tests_on_a_replica(compose_config, tmp_p
     metrics = run_training(cfg)
     assert 0.0 <= metrics["test/acc"] <= 1.0 and "val/acc" in metrics
     saved = (Path(cfg.paths.output_dir) / "config.yaml").read_text()
-    assert "ESC50DataModule" in saved and "variant: baseline" in saved
+    assert "ESC50DataModule" in saved and "variant: baseline" in saved and "EarlyStopping" in saved
 
 
 @pytest.mark.slow
