@@ -45,6 +45,7 @@ from audiofsl.runs.resume import (
     resumed_config,
     strip_run_control,
 )
+from audiofsl.runs.termination import fail_on_sigterm
 
 log = logging.getLogger(__name__)
 
@@ -147,16 +148,18 @@ def run_training(cfg: DictConfig) -> dict:
     if ckpt_path and checkpoint_run_dir(ckpt_path) == output_dir.resolve():
         log.info("resuming from %s (%d logged rows kept)", ckpt_path,
                  restore_csv_history(trainer, ckpt_path))  # fmt: skip
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-    metrics = collect_metrics(trainer, keys=("val",))
-    if cfg.get("test", True):
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
-        metrics.update(collect_metrics(trainer, keys=("test",)))
-        by_classifier = model.evaluator.by_classifier
-        settings = None if by_classifier else evaluation.test_settings()[0]
-        if trainer.is_global_zero:
-            log.info(format_result(metrics, "test", settings))
+    with fail_on_sigterm(output_dir, METRICS_FILE):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        metrics = collect_metrics(trainer, keys=("val",))
+        if cfg.get("test", True):
+            checkpoint = trainer.checkpoint_callback
+            best = checkpoint.best_model_path if checkpoint else ""
+            trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+            metrics.update(collect_metrics(trainer, keys=("test",)))
+            by_classifier = model.evaluator.by_classifier
+            settings = None if by_classifier else evaluation.test_settings()[0]
+            if trainer.is_global_zero:
+                log.info(format_result(metrics, "test", settings))
     if trainer.is_global_zero:
         metrics_path = output_dir / METRICS_FILE
         metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

@@ -17,11 +17,13 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import OmegaConf
 from test_entry_points import TINY, write_tone_folder
 
 from audiofsl.runs.composition import build_datamodule
 from audiofsl.runs.resume import ResumeState, resumed_config
+from audiofsl.runs.termination import SIGTERM_EXIT_STATUS, fail_on_sigterm
 from audiofsl.train import build_trainer, check_trainer_settings, run_training
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
@@ -92,10 +94,12 @@ def train_command(*overrides: str) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "path", [[], ["sampler.episodes_per_batch=2", "data.loader.resident=always"]],
-    ids=["streamed", "resident_two_episodes_a_step"],
+    ("path", "signal_name"),
+    [([], "SIGKILL"), (["sampler.episodes_per_batch=2", "data.loader.resident=always"], "SIGKILL"),
+     ([], "SIGTERM")],
+    ids=["streamed", "resident_two_episodes_a_step", "streamed_sigterm"],
 )  # fmt: skip
-def test_a_run_killed_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path, path):
+def test_a_run_killed_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path, path, signal_name):
     settings = [
         *TINY, *path, f"paths.data_dir={tmp_path / 'data'}", "trainer.max_epochs=4",
         "trainer.limit_train_batches=10", "trainer.log_every_n_steps=3",
@@ -107,11 +111,21 @@ def test_a_run_killed_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path, pa
     kill = [
         "+callbacks.kill._target_=kill_switch.KillAtStep", "+callbacks.kill.step=25",
         f"+callbacks.kill.marker={tmp_path / 'killed.marker'}", f"hydra.run.dir={killed}",
+        f"+callbacks.kill.signal_name={signal_name}",
     ]  # fmt: skip
     stopped = subprocess.run(train_command(*settings, *kill), **run)
-    assert stopped.returncode == -9, stopped.stderr[-2000:]  # SIGKILL in the third epoch
     assert not (killed / "metrics.json").exists()
-    resumed = subprocess.run(train_command(f"resume={killed}"), **run)
+    resume = [f"resume={killed}"]
+    if signal_name == "SIGKILL":
+        assert stopped.returncode == -9, stopped.stderr[-2000:]  # in the third epoch
+    else:  # Lightning stops after the batch; the run fails and says how to go on
+        assert stopped.returncode == SIGTERM_EXIT_STATUS, stopped.stderr[-2000:]
+        message = (killed / "train.log").read_text()
+        assert "stopped by SIGTERM" in message and "metrics.json was not written" in message
+        advice = message.split("with:\n", 1)[1].splitlines()[0].split()
+        assert advice[:3] == ["python", "-m", "audiofsl.train"]
+        resume = advice[3:]  # pasted from the message
+    resumed = subprocess.run(train_command(*resume), **run)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert json.loads((killed / "metrics.json").read_text()) == json.loads(
         (full / "metrics.json").read_text()
@@ -119,6 +133,24 @@ def test_a_run_killed_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path, pa
     history = (killed / "csv" / "metrics.csv").read_text()
     assert history == (full / "csv" / "metrics.csv").read_text()
     assert sum(1 for line in history.splitlines() if ",," in line) > 10  # the whole history
+
+
+@pytest.mark.parametrize("completed_epoch", [True, False])
+def test_a_sigterm_stop_fails_and_says_how_to_go_on(tmp_path, caplog, completed_epoch):
+    if completed_epoch:
+        (tmp_path / "checkpoints").mkdir()
+        (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    stopping = fail_on_sigterm(tmp_path, "metrics.json")
+    with caplog.at_level(logging.ERROR), pytest.raises(SystemExit) as stop, stopping:
+        raise SIGTERMException  # what Lightning raises: a SystemExit with status 0
+    assert stop.value.code == SIGTERM_EXIT_STATUS == 143
+    expected = f"resume={tmp_path}" if completed_epoch else "no epoch was completed"
+    assert expected in caplog.text and f"{tmp_path / 'metrics.json'} was not written" in caplog.text
+    with fail_on_sigterm(tmp_path, "metrics.json"):  # other exits pass through
+        pass
+    with pytest.raises(SystemExit) as other, fail_on_sigterm(tmp_path, "metrics.json"):
+        raise SystemExit(2)
+    assert other.value.code == 2
 
 
 def test_synthetic_data_never_writes_into_a_users_folder(compose_config, tmp_path):
